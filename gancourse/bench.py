@@ -1,0 +1,158 @@
+"""Benchmarks: ``python -m gancourse.bench NAME --budget quick|full --out DIR``.
+
+Each benchmark trains one lesson's model at a budget and writes, into DIR:
+
+- ``result.json``: name, budget, device, seed, steps, seconds, steps_per_second, the torch
+  version, the machine, and the lesson's own metrics;
+- ``samples.npy``: 10,000 generated samples as a numpy array (N, ...).
+
+``--list`` names the benchmarks. Each lesson adds its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from . import config, metrics
+from .data import Gaussian1D
+from .nets import mlp_discriminator, mlp_generator
+from .train import linear_lr_decay, train_gan
+
+N_SAMPLES = 10_000
+
+
+@dataclass
+class Outcome:
+    """What a benchmark hands back: samples, its own metrics, and how many steps it trained."""
+
+    samples: np.ndarray
+    metrics: dict[str, Any]
+    steps: int
+    train_seconds: float
+
+
+def gaussian1d(device: torch.device, seed: int) -> Outcome:
+    """Lesson 1's GAN: an MLP generator learns N(2, 0.5^2) from 1D standard normal noise.
+
+    The same models and hyperparameters as notebooks/01_gan_1d_gaussians.ipynb.
+    """
+    target = Gaussian1D(mean=2.0, std=0.5)
+    steps = config.budgeted(quick=1000, full=2000)
+    generator = mlp_generator(1, 1, hidden=(32, 32), activation="tanh").to(device)
+    discriminator = mlp_discriminator(1, hidden=(64, 64), activation="leaky_relu").to(device)
+    opt_g = torch.optim.Adam(generator.parameters(), lr=1e-3, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(discriminator.parameters(), lr=1e-3, betas=(0.5, 0.999))
+    start = time.perf_counter()
+    train_gan(
+        generator,
+        discriminator,
+        sample_data=lambda m: target.sample(m, device),
+        sample_noise=lambda m: torch.randn(m, 1, device=device),
+        opt_g=opt_g,
+        opt_d=opt_d,
+        steps=steps,
+        batch_size=256,
+        k=3,
+        g_loss="non_saturating",
+        callback=linear_lr_decay([opt_g, opt_d], steps),
+        desc="gaussian1d",
+    )
+    train_seconds = time.perf_counter() - start
+    with torch.no_grad():
+        samples = generator(torch.randn(N_SAMPLES, 1, device=device)).cpu().numpy()
+    x = np.linspace(target.mean - 12 * target.std, target.mean + 12 * target.std, 2401)
+    p_data = target.pdf(x)
+    return Outcome(
+        samples=samples,
+        metrics={
+            "target_mean": target.mean,
+            "target_std": target.std,
+            "mean": float(samples.mean()),
+            "std": float(samples.std()),
+            "jsd_kde": metrics.jensen_shannon(p_data, metrics.gaussian_kde(samples, x), x),
+        },
+        steps=steps,
+        train_seconds=train_seconds,
+    )
+
+
+BENCHMARKS: dict[str, Callable[[torch.device, int], Outcome]] = {"gaussian1d": gaussian1d}
+
+
+def run(name: str, budget: str, out: Path, device: str | None = None, seed: int = 0) -> dict:
+    """Run benchmark ``name`` at ``budget`` and write result.json and samples.npy into ``out``."""
+    if name not in BENCHMARKS:
+        raise ValueError(f"unknown benchmark {name!r}: choose one of {', '.join(BENCHMARKS)}")
+    os.environ["GANCOURSE_BUDGET"] = budget
+    config.budget()  # validates the budget before any work
+    dev = config.device(device)
+    config.seed_everything(seed)
+    start = time.perf_counter()
+    outcome = BENCHMARKS[name](dev, seed)
+    total_seconds = time.perf_counter() - start
+    result = {
+        "name": name,
+        "budget": budget,
+        "device": dev.type,
+        "seed": seed,
+        "steps": outcome.steps,
+        "seconds": round(outcome.train_seconds, 3),
+        "steps_per_second": round(outcome.steps / outcome.train_seconds, 2),
+        "total_seconds": round(total_seconds, 3),
+        "torch": torch.__version__,
+        "cpu_threads": torch.get_num_threads(),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.system()}",
+        **outcome.metrics,
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    np.save(out / "samples.npy", outcome.samples)
+    (out / "result.json").write_text(json.dumps(result, indent=2) + "\n")
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m gancourse.bench", description="Train a lesson's model and measure it."
+    )
+    parser.add_argument("name", nargs="?", help="the benchmark to run (see --list)")
+    parser.add_argument("--budget", choices=config.BUDGETS, default=None, help="default: full")
+    parser.add_argument("--out", type=Path, help="folder for result.json and samples.npy")
+    parser.add_argument("--device", choices=(*config.DEVICES, "auto"), default=None)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads for PyTorch")
+    parser.add_argument("--list", action="store_true", help="list the benchmarks and exit")
+    args = parser.parse_args(argv)
+    if args.list:
+        for name, fn in BENCHMARKS.items():
+            print(f"{name:12s} {(fn.__doc__ or '').strip().splitlines()[0]}")
+        return 0
+    if args.name is None or args.out is None:
+        parser.error("give a benchmark NAME and --out DIR (or --list)")
+    if args.name not in BENCHMARKS:
+        parser.error(f"unknown benchmark {args.name!r}: choose one of {', '.join(BENCHMARKS)}")
+    if args.seed < 0:
+        parser.error(f"--seed must be non-negative, got {args.seed}")
+    if args.threads is not None:
+        if args.threads < 1:
+            parser.error(f"--threads must be at least 1, got {args.threads}")
+        torch.set_num_threads(args.threads)
+    budget = args.budget or config.budget()
+    result = run(args.name, budget, args.out, args.device, args.seed)
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

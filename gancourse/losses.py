@@ -1,0 +1,109 @@
+"""The GAN objectives, one function per formula, computed stably from the discriminator's logits.
+
+Conventions (Goodfellow 2016, "NIPS 2016 Tutorial: Generative Adversarial Networks",
+arXiv 1701.00160, section 3.2): the discriminator returns a logit ``a``, and D(x) = sigma(a)
+with sigma the logistic sigmoid. Then
+
+    log D(x)       = -softplus(-a)
+    log(1 - D(x))  = -softplus(a)
+
+which never takes log(0), whatever the logit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+# exp(a) overflows float32 past a ~ 88; a logit of 50 already means D(x) = 1 - 2e-22.
+_MAX_LOGIT_FOR_EXP = 50.0
+
+
+def check_logits(logits: Tensor, name: str = "logits") -> Tensor:
+    """Return ``logits`` flattened to shape (N,), or raise a clear error for any other shape.
+
+    Accepted shapes: (N,) or (N, 1), one logit per sample, as a discriminator returns them.
+    """
+    if not isinstance(logits, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(logits).__name__}")
+    if logits.dim() == 1 or (logits.dim() == 2 and logits.shape[1] == 1):
+        if logits.shape[0] == 0:
+            raise ValueError(f"{name} is empty: pass at least one sample")
+        return logits.reshape(-1)
+    raise ValueError(
+        f"{name} has shape {tuple(logits.shape)}, expected (N,) or (N, 1): one logit per sample "
+        f"(does the discriminator end in a single output unit, with no sigmoid?)"
+    )
+
+
+def value_function(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+    """The GAN value V(D, G) = E_data[log D(x)] + E_z[log(1 - D(G(z)))].
+
+    Goodfellow et al. 2014, "Generative Adversarial Nets", arXiv 1406.2661, equation 1:
+    D ascends V, G descends it. Its maximum over D is -log 4 + 2 JSD(p_data || p_g).
+    """
+    real = check_logits(real_logits, "real_logits")
+    fake = check_logits(fake_logits, "fake_logits")
+    return -F.softplus(-real).mean() - F.softplus(fake).mean()
+
+
+def discriminator_loss(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+    """The discriminator's cost J(D) = -1/2 E_data[log D(x)] - 1/2 E_z[log(1 - D(G(z)))].
+
+    That is -V(D, G) / 2: the binary cross-entropy of labelling data 1 and samples 0
+    (Goodfellow 2016, arXiv 1701.00160, equation 8).
+    """
+    return -0.5 * value_function(real_logits, fake_logits)
+
+
+def minimax(fake_logits: Tensor) -> Tensor:
+    """Minimax generator cost J(G) = -J(D), keeping only the term that depends on G:
+
+        J(G) = 1/2 E_z[log(1 - D(G(z)))] = -1/2 E_z[softplus(a)].
+
+    The zero-sum game of Goodfellow et al. 2014 (arXiv 1406.2661). It saturates: when D
+    rejects the samples confidently (a << 0), its gradient sigma(a) / 2 vanishes.
+    """
+    a = check_logits(fake_logits, "fake_logits")
+    return -0.5 * F.softplus(a).mean()
+
+
+def non_saturating(fake_logits: Tensor) -> Tensor:
+    """Non-saturating generator cost J(G) = -1/2 E_z[log D(G(z))] = 1/2 E_z[softplus(-a)].
+
+    Goodfellow et al. 2014 (arXiv 1406.2661), section 3: the same fixed point as minimax, but
+    strong gradients early in training, when D rejects the samples.
+    """
+    a = check_logits(fake_logits, "fake_logits")
+    return 0.5 * F.softplus(-a).mean()
+
+
+def maximum_likelihood(fake_logits: Tensor) -> Tensor:
+    """Maximum-likelihood generator cost J(G) = -1/2 E_z[exp(sigma^-1(D(G(z))))] = -1/2 E_z[exp(a)].
+
+    Goodfellow 2014, "On distinguishability criteria for estimating generative models",
+    arXiv 1412.6515: with the optimal D, its expected gradient is that of KL(p_data || p_g).
+    Logits are capped at 50 before exp so the cost cannot overflow (D = 1 - 2e-22 there).
+    """
+    a = check_logits(fake_logits, "fake_logits")
+    return -0.5 * torch.exp(a.clamp(max=_MAX_LOGIT_FOR_EXP)).mean()
+
+
+GENERATOR_LOSSES: dict[str, Callable[[Tensor], Tensor]] = {
+    "minimax": minimax,
+    "non_saturating": non_saturating,
+    "maximum_likelihood": maximum_likelihood,
+}
+
+
+def generator_loss(name: str) -> Callable[[Tensor], Tensor]:
+    """The generator cost called ``name``: one of minimax, non_saturating, maximum_likelihood."""
+    try:
+        return GENERATOR_LOSSES[name]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"unknown generator loss {name!r}: choose one of {', '.join(GENERATOR_LOSSES)}"
+        ) from None

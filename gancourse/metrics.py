@@ -1,0 +1,114 @@
+"""The numbers the notebooks print and assert.
+
+Lesson 1 works with densities on a grid of points x (numpy arrays): the optimal discriminator,
+the Jensen-Shannon divergence, and the value of the game at the optimal discriminator.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+LOG4 = math.log(4.0)
+
+
+def _grid_arrays(x: np.ndarray, *densities: np.ndarray) -> tuple[np.ndarray, ...]:
+    x = np.asarray(x, dtype=float)
+    if x.ndim != 1 or x.size < 3 or np.any(np.diff(x) <= 0):
+        raise ValueError("x must be an increasing 1D grid of at least 3 points")
+    out = []
+    for p in densities:
+        p = np.asarray(p, dtype=float)
+        if p.shape != x.shape:
+            raise ValueError(f"a density has shape {p.shape} but the grid x has shape {x.shape}")
+        if np.any(p < 0) or not np.all(np.isfinite(p)):
+            raise ValueError("densities must be finite and non-negative")
+        out.append(p)
+    return (x, *out)
+
+
+def optimal_discriminator(p_data: np.ndarray, p_g: np.ndarray) -> np.ndarray:
+    """D*(x) = p_data(x) / (p_data(x) + p_g(x)) (Goodfellow et al. 2014, arXiv 1406.2661, Prop. 1).
+
+    Where both densities are zero D* is undefined; it is returned as NaN there.
+    """
+    p_data, p_g = np.asarray(p_data, dtype=float), np.asarray(p_g, dtype=float)
+    total = p_data + p_g
+    return np.divide(p_data, total, out=np.full_like(total, np.nan), where=total > 0)
+
+
+def _xlogy_ratio(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """p log(p / q) elementwise, 0 log 0 = 0; as p (log p - log q) so a tiny q cannot overflow."""
+    out = np.zeros_like(p)
+    pos = p > 0
+    with np.errstate(divide="ignore"):  # q = 0 where p > 0 gives +inf, which is the right answer
+        out[pos] = p[pos] * (np.log(p[pos]) - np.log(q[pos]))
+    return out
+
+
+def kl_divergence(p: np.ndarray, q: np.ndarray, x: np.ndarray) -> float:
+    """KL(p || q) = integral of p log(p / q) dx, by the trapezoid rule on the grid x (nats)."""
+    x, p, q = _grid_arrays(x, p, q)
+    if np.any((p > 0) & (q == 0)):
+        return math.inf
+    return float(np.trapezoid(_xlogy_ratio(p, q), x))
+
+
+def jensen_shannon(p: np.ndarray, q: np.ndarray, x: np.ndarray) -> float:
+    """JSD(p || q) = KL(p || m) / 2 + KL(q || m) / 2 with m = (p + q) / 2, in nats (0 to log 2)."""
+    x, p, q = _grid_arrays(x, p, q)
+    m = 0.5 * (p + q)
+    return 0.5 * kl_divergence(p, m, x) + 0.5 * kl_divergence(q, m, x)
+
+
+def value_at_optimal_discriminator(p_data: np.ndarray, p_g: np.ndarray, x: np.ndarray) -> float:
+    """C(G) = V(D*, G) = integral of p_data log D* + p_g log(1 - D*) dx, by the trapezoid rule.
+
+    Goodfellow et al. 2014 (arXiv 1406.2661), Theorem 1: C(G) = -log 4 + 2 JSD(p_data || p_g).
+    This computes the left-hand side directly from D*, without using the theorem.
+    """
+    x, p_data, p_g = _grid_arrays(x, p_data, p_g)
+    # log D* = log p_data - log(p_data + p_g) and log(1 - D*) = log p_g - log(p_data + p_g), in that
+    # form, so that D* rounding to exactly 0 or 1 far in a tail cannot produce 0 * log 0.
+    total = p_data + p_g
+    integrand = _xlogy_ratio(p_data, total) + _xlogy_ratio(p_g, total)
+    return float(np.trapezoid(integrand, x))
+
+
+def high_density_region(p: np.ndarray, x: np.ndarray, mass: float = 0.99) -> np.ndarray:
+    """Boolean mask of the smallest set of grid points holding ``mass`` of the density p.
+
+    The points with the highest density are taken first, so for a Gaussian this is the central
+    interval mean +- 2.58 std at mass 0.99; for a mixture it is the union of the bumps.
+    """
+    if not 0 < mass < 1:
+        raise ValueError(f"mass must lie strictly between 0 and 1, got {mass}")
+    x, p = _grid_arrays(x, p)
+    weights = p * np.gradient(x)
+    order = np.argsort(weights)[::-1]
+    cumulative = np.cumsum(weights[order]) / weights.sum()
+    keep = order[: int(np.searchsorted(cumulative, mass)) + 1]
+    mask = np.zeros_like(p, dtype=bool)
+    mask[keep] = True
+    return mask
+
+
+def gaussian_kde(samples: np.ndarray, x: np.ndarray, bandwidth: float | None = None) -> np.ndarray:
+    """Kernel density estimate of 1D ``samples`` on the grid x, with a Gaussian kernel.
+
+    The bandwidth defaults to Silverman's rule, 0.9 min(std, IQR / 1.34) n^(-1/5).
+    """
+    samples = np.asarray(samples, dtype=float).reshape(-1)
+    x = np.asarray(x, dtype=float)
+    if samples.size < 2:
+        raise ValueError("need at least 2 samples for a density estimate")
+    if bandwidth is None:
+        iqr = np.subtract(*np.percentile(samples, [75, 25]))
+        spread = min(samples.std(ddof=1), iqr / 1.34) or samples.std(ddof=1) or 1e-3
+        bandwidth = 0.9 * spread * samples.size ** (-0.2)
+    # Sum the kernels in chunks of samples so large sample sets do not need a huge matrix.
+    density = np.zeros_like(x)
+    for chunk in np.array_split(samples, max(1, samples.size // 2048)):
+        density += np.exp(-0.5 * ((x[:, None] - chunk[None, :]) / bandwidth) ** 2).sum(axis=1)
+    return density / (samples.size * bandwidth * math.sqrt(2 * math.pi))

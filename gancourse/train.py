@@ -1,0 +1,413 @@
+"""The training loop every lesson shares: Algorithm 1 of Goodfellow et al. 2014.
+
+Goodfellow et al. 2014, "Generative Adversarial Nets", arXiv 1406.2661, Algorithm 1: for each
+training iteration, take k discriminator steps (each on m data samples and m noise samples),
+then one generator step on m fresh noise samples. ``steps`` counts these iterations, that is,
+generator steps.
+
+Around that loop: a progress bar, a history of losses, a guard that stops with a clear message
+when a loss stops being finite, and checkpoints that an interrupted run resumes from, ending
+exactly where an uninterrupted run with the same seed ends.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from .losses import check_logits, discriminator_loss, generator_loss
+
+CHECKPOINT_FORMAT = 1
+
+
+class TrainingDiverged(RuntimeError):
+    """A loss became NaN or infinite: training stopped instead of silently producing garbage."""
+
+
+@dataclass
+class History:
+    """What happened at each generator step: losses, and D's mean output on data and samples."""
+
+    step: list[int] = field(default_factory=list)
+    d_loss: list[float] = field(default_factory=list)
+    g_loss: list[float] = field(default_factory=list)
+    d_real: list[float] = field(default_factory=list)  # mean D(x) over the data batch
+    d_fake: list[float] = field(default_factory=list)  # mean D(G(z)) over the samples
+
+    def __len__(self) -> int:
+        return len(self.step)
+
+    def as_dict(self) -> dict[str, list]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, list]) -> History:
+        return cls(**{key: list(values) for key, values in data.items()})
+
+
+@dataclass
+class _Stats:
+    """One step's figures, kept on the device until the next log so the hot loop never syncs."""
+
+    d_loss: Tensor
+    g_loss: Tensor
+    d_real: Tensor
+    d_fake: Tensor
+
+
+def _check_count(value: Any, name: str, minimum: int, hint: str) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}: {hint}")
+
+
+def _check_batches(real: Tensor, fake: Tensor, batch_size: int) -> None:
+    """Data and generator samples must be alike: ``batch_size`` samples, one shape, one device."""
+    if not isinstance(real, Tensor) or not isinstance(fake, Tensor):
+        raise TypeError(
+            f"sample_data and the generator must return tensors, got "
+            f"{type(real).__name__} and {type(fake).__name__}"
+        )
+    if real.shape[:1] != (batch_size,):
+        raise ValueError(
+            f"sample_data({batch_size}) returned shape {tuple(real.shape)}: "
+            f"its first dimension must be the batch size {batch_size}"
+        )
+    if fake.shape != real.shape:
+        raise ValueError(
+            f"generator output has shape {tuple(fake.shape)} but the data batch has shape "
+            f"{tuple(real.shape)}: build the generator so G(z) is shaped like a data batch "
+            f"(check data_dim, and that sample_noise returns the generator's latent size)"
+        )
+    if fake.device != real.device:
+        raise ValueError(
+            f"the data batch is on {real.device} but the generator's samples are on {fake.device}: "
+            f"move the models and the samplers to the same device (gancourse.config.device())"
+        )
+
+
+def _rng_state() -> dict[str, Any]:
+    """The state of every random generator a training step may draw from."""
+    mt_name, mt_keys, mt_pos, has_gauss, cached = np.random.get_state()
+    state: dict[str, Any] = {
+        "torch": torch.get_rng_state(),
+        "numpy": (mt_name, torch.from_numpy(mt_keys.astype(np.int64)), mt_pos, has_gauss, cached),
+        "python": random.getstate(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    if hasattr(torch, "mps") and torch.backends.mps.is_available():
+        state["mps"] = torch.mps.get_rng_state()
+    return state
+
+
+def _set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    mt_name, mt_keys, mt_pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((mt_name, mt_keys.numpy().astype(np.uint32), mt_pos, has_gauss, cached))
+    random.setstate(state["python"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    if "mps" in state and torch.backends.mps.is_available():
+        torch.mps.set_rng_state(state["mps"])
+
+
+def save_checkpoint(
+    path: str | Path,
+    *,
+    step: int,
+    generator: nn.Module,
+    discriminator: nn.Module,
+    opt_g: torch.optim.Optimizer,
+    opt_d: torch.optim.Optimizer,
+    history: History,
+    settings: dict[str, Any],
+) -> Path:
+    """Write everything a resumed run needs (models, optimisers, history, RNG states) to ``path``.
+
+    Written to a temporary file first and then renamed, so an interruption never leaves a
+    half-written checkpoint behind.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "format": CHECKPOINT_FORMAT,
+        "step": step,
+        "generator": generator.state_dict(),
+        "discriminator": discriminator.state_dict(),
+        "opt_g": opt_g.state_dict(),
+        "opt_d": opt_d.state_dict(),
+        "history": history.as_dict(),
+        "settings": settings,
+        "rng": _rng_state(),
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def _load_state(module: Any, state: dict, what: str, path: Path) -> None:
+    try:
+        module.load_state_dict(state)
+    except (RuntimeError, ValueError, KeyError) as err:
+        first_line = str(err).strip().splitlines()[0]
+        raise ValueError(
+            f"checkpoint {path} does not fit this {what} ({first_line}): it was saved from a "
+            f"different architecture. Delete the file, or train with resume=False to start over"
+        ) from None
+
+
+def load_checkpoint(
+    path: str | Path,
+    generator: nn.Module,
+    discriminator: nn.Module | None = None,
+    opt_g: torch.optim.Optimizer | None = None,
+    opt_d: torch.optim.Optimizer | None = None,
+    map_location: torch.device | str | None = None,
+) -> dict[str, Any]:
+    """Load a checkpoint written by :func:`train_gan` into the given modules and optimisers.
+
+    Returns the checkpoint's other contents: ``step``, ``history`` (a :class:`History`),
+    ``settings`` and ``rng``. Later lessons use it to reload a trained generator.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"no checkpoint at {path}: train the model first (its lesson saves it there), "
+            f"or check the path"
+        )
+    if map_location is None:
+        map_location = next(generator.parameters()).device
+    payload = torch.load(path, map_location=map_location, weights_only=True)
+    if payload.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path} is not a gancourse checkpoint (format {payload.get('format')!r})")
+    _load_state(generator, payload["generator"], "generator", path)
+    if discriminator is not None:
+        _load_state(discriminator, payload["discriminator"], "discriminator", path)
+    if opt_g is not None:
+        _load_state(opt_g, payload["opt_g"], "generator optimiser", path)
+    if opt_d is not None:
+        _load_state(opt_d, payload["opt_d"], "discriminator optimiser", path)
+    return {
+        "step": payload["step"],
+        "history": History.from_dict(payload["history"]),
+        "settings": payload["settings"],
+        "rng": payload["rng"],
+    }
+
+
+def _flush(buffer: list[_Stats], history: History, first_step: int, checkpoint_step: int) -> None:
+    """Move buffered figures to the history (one host sync) and stop if any is not finite."""
+    if not buffer:
+        return
+    table = torch.stack(
+        [torch.stack([s.d_loss, s.g_loss, s.d_real, s.d_fake]) for s in buffer]
+    ).tolist()
+    buffer.clear()
+    for offset, (d_loss, g_loss, d_real, d_fake) in enumerate(table):
+        step = first_step + offset
+        for name, value in (("discriminator", d_loss), ("generator", g_loss)):
+            if not np.isfinite(value):
+                last = (
+                    f" (last finite: d_loss={history.d_loss[-1]:.4g},"
+                    f" g_loss={history.g_loss[-1]:.4g})"
+                    if history.step
+                    else ""
+                )
+                resume = (
+                    f"; the last checkpoint, at step {checkpoint_step}, can be resumed"
+                    if checkpoint_step > 0
+                    else ""
+                )
+                raise TrainingDiverged(
+                    f"training diverged: the {name} loss became {value} at step {step}{last}. "
+                    f"Lower the learning rates, check the data for NaN or infinite values, or "
+                    f"use a more stable generator loss{resume}"
+                )
+        history.step.append(step)
+        history.d_loss.append(d_loss)
+        history.g_loss.append(g_loss)
+        history.d_real.append(d_real)
+        history.d_fake.append(d_fake)
+
+
+def train_gan(
+    generator: nn.Module,
+    discriminator: nn.Module,
+    *,
+    sample_data: Callable[[int], Tensor],
+    sample_noise: Callable[[int], Tensor],
+    opt_g: torch.optim.Optimizer,
+    opt_d: torch.optim.Optimizer,
+    steps: int,
+    batch_size: int = 64,
+    k: int = 1,
+    g_loss: str | Callable[[Tensor], Tensor] = "non_saturating",
+    d_loss: Callable[[Tensor, Tensor], Tensor] = discriminator_loss,
+    checkpoint: str | Path | None = None,
+    checkpoint_every: int = 0,
+    resume: bool = True,
+    callback: Callable[[int], None] | None = None,
+    log_every: int = 25,
+    progress: bool = True,
+    desc: str = "GAN",
+) -> History:
+    """Train a GAN with Algorithm 1 of Goodfellow et al. 2014 (arXiv 1406.2661).
+
+    Each of the ``steps`` iterations takes ``k`` discriminator steps, each on ``batch_size``
+    data samples ``x = sample_data(m)`` and generator samples ``G(sample_noise(m))``, minimising
+    ``d_loss(D(x), D(G(z)))``; then one generator step minimising ``g_loss(D(G(z)))`` on fresh
+    noise. ``g_loss`` is a name from ``losses.GENERATOR_LOSSES`` or a function of the fake logits.
+
+    Random numbers are drawn in this order every iteration: for each D step, data then noise;
+    then noise for the G step. A loop written out by hand in that order reproduces this one.
+
+    ``callback(step)`` runs after each iteration (``step`` counts completed iterations), for
+    snapshots. With ``checkpoint`` set, the state is saved every ``checkpoint_every`` steps
+    (0: only at the end) and at the end; with ``resume`` a run finds that file and continues from
+    it, so running the same cell again picks up where it stopped, and a finished run is loaded
+    instead of retrained. Returns the :class:`History`, one entry per iteration.
+    """
+    _check_count(steps, "steps", 0, "the number of generator steps to train for")
+    _check_count(batch_size, "batch_size", 1, "the number of samples m in each minibatch")
+    _check_count(k, "k", 1, "Algorithm 1 takes k >= 1 discriminator steps per generator step")
+    _check_count(checkpoint_every, "checkpoint_every", 0, "0 saves only at the end")
+    _check_count(log_every, "log_every", 1, "how often losses are copied to the history")
+    g_cost = generator_loss(g_loss) if isinstance(g_loss, str) else g_loss
+    settings = {
+        "batch_size": batch_size,
+        "k": k,
+        "g_loss": g_loss if isinstance(g_loss, str) else getattr(g_loss, "__name__", "custom"),
+    }
+
+    history = History()
+    start = 0
+    if checkpoint is not None and resume and Path(checkpoint).is_file():
+        state = load_checkpoint(checkpoint, generator, discriminator, opt_g, opt_d)
+        changed = {
+            key: (state["settings"].get(key), value)
+            for key, value in settings.items()
+            if state["settings"].get(key) != value
+        }
+        if changed:
+            described = ", ".join(
+                f"{key}={old!r} there but {new!r} here" for key, (old, new) in changed.items()
+            )
+            raise ValueError(
+                f"checkpoint {checkpoint} was made with other settings ({described}): pass "
+                f"resume=False to start over, or use another checkpoint path"
+            )
+        _set_rng_state(state["rng"])
+        history, start = state["history"], state["step"]
+        print(f"resumed from {checkpoint} at step {start} of {steps}")
+
+    def save(step: int) -> None:
+        if checkpoint is not None:
+            save_checkpoint(
+                checkpoint,
+                step=step,
+                generator=generator,
+                discriminator=discriminator,
+                opt_g=opt_g,
+                opt_d=opt_d,
+                history=history,
+                settings=settings,
+            )
+
+    generator.train()
+    discriminator.train()
+    buffer: list[_Stats] = []
+    last_saved = start
+    bar = tqdm(total=steps, initial=min(start, steps), desc=desc, disable=not progress)
+    try:
+        for step in range(start + 1, steps + 1):
+            # k steps of the discriminator: ascend V(D, G), i.e. descend d_loss.
+            for _ in range(k):
+                real = sample_data(batch_size)
+                fake = generator(sample_noise(batch_size)).detach()
+                _check_batches(real, fake, batch_size)
+                real_logits, fake_logits = discriminator(real), discriminator(fake)
+                loss_d = d_loss(real_logits, fake_logits)
+                opt_d.zero_grad(set_to_none=True)
+                loss_d.backward()
+                opt_d.step()
+
+            # One step of the generator on fresh noise; D is frozen so only G gets gradients.
+            discriminator.requires_grad_(False)
+            fake_logits_g = discriminator(generator(sample_noise(batch_size)))
+            loss_g = g_cost(fake_logits_g)
+            opt_g.zero_grad(set_to_none=True)
+            loss_g.backward()
+            opt_g.step()
+            discriminator.requires_grad_(True)
+
+            buffer.append(
+                _Stats(
+                    loss_d.detach(),
+                    loss_g.detach(),
+                    torch.sigmoid(check_logits(real_logits.detach())).mean(),
+                    torch.sigmoid(check_logits(fake_logits.detach())).mean(),
+                )
+            )
+            if callback is not None:
+                callback(step)
+            if step % log_every == 0 or step == steps:
+                _flush(buffer, history, step - len(buffer) + 1, last_saved)
+                bar.set_postfix(
+                    d_loss=f"{history.d_loss[-1]:.3f}",
+                    g_loss=f"{history.g_loss[-1]:.3f}",
+                    D_x=f"{history.d_real[-1]:.2f}",
+                    D_Gz=f"{history.d_fake[-1]:.2f}",
+                    refresh=False,
+                )
+            bar.update(1)
+            if checkpoint_every and step % checkpoint_every == 0 and step != steps:
+                _flush(buffer, history, step - len(buffer) + 1, last_saved)
+                save(step)
+                last_saved = step
+    except KeyboardInterrupt:
+        where = (
+            f"the checkpoint at step {last_saved} in {checkpoint}"
+            if last_saved
+            else "no checkpoint"
+        )
+        print(f"interrupted; {where} is kept: run the same call again to resume from it")
+        raise
+    finally:
+        bar.close()
+        discriminator.requires_grad_(True)
+    if steps > start:
+        save(steps)
+    return history
+
+
+def linear_lr_decay(
+    optimizers: list[torch.optim.Optimizer], steps: int, final_fraction: float = 0.0
+) -> Callable[[int], None]:
+    """A callback for :func:`train_gan` that lowers each learning rate linearly with the step.
+
+    lr(step) = lr0 * (1 - (1 - final_fraction) * step / steps). Near the end the steps shrink, so
+    the players settle instead of circling the equilibrium at full speed. The rate is set from the
+    step alone (and stored in the optimiser's state), so a resumed run follows the same schedule.
+    """
+    _check_count(steps, "steps", 1, "the total number of steps the decay runs over")
+    if not 0.0 <= final_fraction <= 1.0:
+        raise ValueError(f"final_fraction must lie in [0, 1], got {final_fraction}")
+    initial = [[group["lr"] for group in opt.param_groups] for opt in optimizers]
+
+    def decay(step: int) -> None:
+        scale = 1.0 - (1.0 - final_fraction) * min(step, steps) / steps
+        for opt, rates in zip(optimizers, initial, strict=True):
+            for group, lr0 in zip(opt.param_groups, rates, strict=True):
+                group["lr"] = lr0 * scale
+
+    return decay

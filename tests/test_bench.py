@@ -1,0 +1,74 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from gancourse import bench
+
+
+def test_gaussian1d_quick_writes_result_and_samples(tmp_path, monkeypatch):
+    monkeypatch.setenv("GANCOURSE_DEVICE", "cpu")
+    assert (
+        bench.main(
+            [
+                "gaussian1d",
+                "--budget",
+                "quick",
+                "--out",
+                str(tmp_path),
+                "--seed",
+                "1",
+                "--threads",
+                "1",
+            ]
+        )
+        == 0
+    )
+    result = json.loads((tmp_path / "result.json").read_text())
+    samples = np.load(tmp_path / "samples.npy")
+    assert samples.shape == (10_000, 1)
+    for key in (
+        "name",
+        "budget",
+        "device",
+        "seed",
+        "steps",
+        "seconds",
+        "steps_per_second",
+        "torch",
+    ):
+        assert key in result
+    assert result["budget"] == "quick" and result["seed"] == 1 and result["steps"] == 1000
+    assert (result["target_mean"], result["target_std"]) == (2.0, 0.5)
+    assert abs(samples.mean() - 2.0) < 0.15 and abs(samples.std() / 0.5 - 1) < 0.2
+
+
+def test_list_names_the_benchmarks(capsys):
+    assert bench.main(["--list"]) == 0
+    assert "gaussian1d" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["nope", "--out", "x"], "unknown benchmark 'nope'"),
+        (["gaussian1d", "--budget", "medium", "--out", "x"], "invalid choice: 'medium'"),
+        (["gaussian1d"], "give a benchmark NAME and --out DIR"),
+    ],
+)
+def test_bad_command_lines_are_clear_errors(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        bench.main(argv)
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_runs_as_a_module():
+    done = subprocess.run(
+        [sys.executable, "-m", "gancourse.bench", "--list"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0 and "gaussian1d" in done.stdout

@@ -1,0 +1,262 @@
+import copy
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from gancourse import config
+from gancourse.data import Gaussian1D
+from gancourse.nets import mlp_discriminator, mlp_generator
+from gancourse.train import (
+    TrainingDiverged,
+    linear_lr_decay,
+    load_checkpoint,
+    train_gan,
+)
+
+TARGET = Gaussian1D(2.0, 0.5)
+
+
+def players(seed: int = 0, lr: float = 1e-3):
+    config.seed_everything(seed)
+    g = mlp_generator(1, 1, (16, 16), activation="tanh")
+    d = mlp_discriminator(1, (16, 16))
+    opt_g = torch.optim.Adam(g.parameters(), lr=lr, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(d.parameters(), lr=lr, betas=(0.5, 0.999))
+    return g, d, opt_g, opt_d
+
+
+def run(g, d, opt_g, opt_d, steps, **kwargs):
+    kwargs.setdefault("batch_size", 32)
+    return train_gan(
+        g,
+        d,
+        sample_data=TARGET.sample,
+        sample_noise=lambda m: torch.randn(m, 1),
+        opt_g=opt_g,
+        opt_d=opt_d,
+        steps=steps,
+        progress=False,
+        **kwargs,
+    )
+
+
+def weights(*modules):
+    return torch.cat([p.detach().reshape(-1) for m in modules for p in m.parameters()])
+
+
+def test_history_has_one_entry_per_step_and_callback_sees_every_step():
+    seen = []
+    history = run(*players(), steps=30, k=2, log_every=7, callback=seen.append)
+    assert history.step == list(range(1, 31)) == seen
+    assert len(history.d_loss) == len(history.g_loss) == len(history.d_real) == 30
+    assert all(0 < v < 1 for v in history.d_real + history.d_fake)
+
+
+def test_package_loop_is_algorithm_1_written_out():
+    g1, d1, og1, od1 = players(seed=1)
+    g2, d2, og2, od2 = copy.deepcopy((g1, d1, og1, od1))
+    og2 = torch.optim.Adam(g2.parameters(), lr=1e-3, betas=(0.5, 0.999))
+    od2 = torch.optim.Adam(d2.parameters(), lr=1e-3, betas=(0.5, 0.999))
+    config.seed_everything(5)
+    run(g1, d1, og1, od1, steps=20, k=3)
+
+    config.seed_everything(5)
+    for _ in range(20):
+        for _ in range(3):
+            x = TARGET.sample(32)
+            fake = g2(torch.randn(32, 1)).detach()
+            loss_d = -0.5 * (F.logsigmoid(d2(x)).mean() + F.logsigmoid(-d2(fake)).mean())
+            od2.zero_grad()
+            loss_d.backward()
+            od2.step()
+        loss_g = -0.5 * F.logsigmoid(d2(g2(torch.randn(32, 1)))).mean()
+        og2.zero_grad()
+        loss_g.backward()
+        og2.step()
+    assert torch.allclose(weights(g1, d1), weights(g2, d2), atol=1e-5)
+
+
+def test_short_training_moves_the_generator_onto_the_data():
+    g, d, opt_g, opt_d = players(seed=0)
+    with torch.no_grad():
+        before = abs(g(torch.randn(4000, 1)).mean().item() - TARGET.mean)
+    run(g, d, opt_g, opt_d, steps=300, batch_size=128, k=3)
+    with torch.no_grad():
+        after = abs(g(torch.randn(4000, 1)).mean().item() - TARGET.mean)
+    assert before > 1.0 and after < 0.3, (before, after)
+
+
+def test_interrupted_run_resumed_from_checkpoint_ends_like_an_uninterrupted_one(tmp_path):
+    decay_steps = 40
+    g, d, opt_g, opt_d = players(seed=3)
+    config.seed_everything(11)
+    run(g, d, opt_g, opt_d, steps=40, callback=linear_lr_decay([opt_g, opt_d], decay_steps))
+    reference = weights(g, d)
+
+    path = tmp_path / "run.pt"
+    g, d, opt_g, opt_d = players(seed=3)
+    config.seed_everything(11)
+    decay = linear_lr_decay([opt_g, opt_d], decay_steps)
+
+    def interrupt(step):
+        decay(step)
+        if step == 27:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run(g, d, opt_g, opt_d, steps=40, checkpoint=path, checkpoint_every=10, callback=interrupt)
+    assert load_checkpoint(path, mlp_generator(1, 1, (16, 16), activation="tanh"))["step"] == 20
+
+    # A fresh process: new models, other random state; the checkpoint restores everything.
+    g, d, opt_g, opt_d = players(seed=99)
+    torch.manual_seed(12345)
+    history = run(
+        g,
+        d,
+        opt_g,
+        opt_d,
+        steps=40,
+        checkpoint=path,
+        checkpoint_every=10,
+        callback=linear_lr_decay([opt_g, opt_d], decay_steps),
+    )
+    assert history.step == list(range(1, 41))
+    assert torch.equal(weights(g, d), reference)
+
+
+def test_finished_checkpoint_is_loaded_instead_of_retrained(tmp_path, capsys):
+    path = tmp_path / "done.pt"
+    run(*players(seed=0), steps=15, checkpoint=path)
+    g, d, opt_g, opt_d = players(seed=1)
+    calls = []
+    history = run(g, d, opt_g, opt_d, steps=15, checkpoint=path, callback=calls.append)
+    assert calls == [] and len(history) == 15
+    assert "resumed from" in capsys.readouterr().out
+
+
+def test_resuming_with_other_settings_is_a_clear_error(tmp_path):
+    path = tmp_path / "k1.pt"
+    run(*players(), steps=5, k=1, checkpoint=path)
+    with pytest.raises(ValueError, match=r"other settings \(k=1 there but 3 here\).*resume=False"):
+        run(*players(), steps=10, k=3, checkpoint=path)
+
+
+def test_checkpoint_of_another_architecture_is_a_clear_error(tmp_path):
+    path = tmp_path / "small.pt"
+    run(*players(), steps=5, checkpoint=path)
+    with pytest.raises(ValueError, match="different architecture"):
+        load_checkpoint(path, mlp_generator(1, 1, (8,)))
+
+
+def test_missing_checkpoint_is_a_clear_error(tmp_path):
+    with pytest.raises(
+        FileNotFoundError, match=r"no checkpoint at .*nothing\.pt: train the model first"
+    ):
+        load_checkpoint(tmp_path / "nothing.pt", mlp_generator())
+
+
+def test_nan_guard_stops_with_a_clear_message():
+    g, d, opt_g, opt_d = players()
+
+    def poisoned_data(m):
+        batch = TARGET.sample(m)
+        batch[0] = float("nan")
+        return batch
+
+    with pytest.raises(
+        TrainingDiverged, match=r"discriminator loss became nan at step 1.*learning rates"
+    ):
+        train_gan(
+            g,
+            d,
+            sample_data=poisoned_data,
+            sample_noise=lambda m: torch.randn(m, 1),
+            opt_g=opt_g,
+            opt_d=opt_d,
+            steps=10,
+            progress=False,
+        )
+
+
+def test_nan_guard_names_the_step_and_the_last_checkpoint(tmp_path):
+    g, d, opt_g, opt_d = players()
+
+    def explode(step):
+        if step == 12:
+            with torch.no_grad():
+                for p in g.parameters():
+                    p.fill_(float("inf"))
+
+    with pytest.raises(TrainingDiverged, match=r"at step 13.*checkpoint, at step 10"):
+        run(
+            g,
+            d,
+            opt_g,
+            opt_d,
+            steps=30,
+            checkpoint=tmp_path / "x.pt",
+            checkpoint_every=10,
+            callback=explode,
+        )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"k": 0}, r"k must be an integer >= 1, got 0: Algorithm 1"),
+        ({"k": 1.5}, r"k must be an integer >= 1"),
+        ({"steps": -1}, r"steps must be an integer >= 0"),
+        ({"batch_size": 0}, r"batch_size must be an integer >= 1"),
+        ({"g_loss": "wasserstein?"}, r"unknown generator loss 'wasserstein\?'"),
+    ],
+)
+def test_bad_arguments_are_clear_errors(kwargs, message):
+    steps = kwargs.pop("steps", 5)
+    with pytest.raises(ValueError, match=message):
+        run(*players(), steps=steps, **kwargs)
+
+
+def test_generator_of_the_wrong_shape_is_a_clear_error():
+    config.seed_everything(0)
+    g, d = mlp_generator(1, 2), mlp_discriminator(1)
+    with pytest.raises(
+        ValueError,
+        match=r"generator output has shape \(32, 2\) but the data batch has shape \(32, 1\)",
+    ):
+        run(g, d, torch.optim.Adam(g.parameters()), torch.optim.Adam(d.parameters()), steps=3)
+
+
+def test_sampler_returning_the_wrong_batch_size_is_a_clear_error():
+    g, d, opt_g, opt_d = players()
+    with pytest.raises(ValueError, match=r"sample_data\(32\) returned shape \(10, 1\)"):
+        train_gan(
+            g,
+            d,
+            sample_data=lambda m: TARGET.sample(10),
+            sample_noise=lambda m: torch.randn(m, 1),
+            opt_g=opt_g,
+            opt_d=opt_d,
+            steps=3,
+            batch_size=32,
+            progress=False,
+        )
+
+
+def test_linear_lr_decay_reaches_the_final_fraction():
+    p = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([p], lr=0.1)
+    decay = linear_lr_decay([opt], steps=10, final_fraction=0.2)
+    decay(5)
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.06)
+    decay(10)
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.02)
+    with pytest.raises(ValueError, match="final_fraction"):
+        linear_lr_decay([opt], steps=10, final_fraction=2.0)
+
+
+def test_training_repeats_with_the_same_seed():
+    first = run(*players(seed=4), steps=10)
+    second = run(*players(seed=4), steps=10)
+    assert np.array_equal(first.d_loss, second.d_loss)
