@@ -25,10 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import config, metrics
-from .data import Gaussian1D
-from .nets import mlp_discriminator, mlp_generator
-from .train import linear_lr_decay, train_gan
+from . import config, metrics, toy1d
 
 N_SAMPLES = 10_000
 
@@ -48,30 +45,13 @@ def gaussian1d(device: torch.device, seed: int) -> Outcome:
 
     The same models and hyperparameters as notebooks/01_gan_1d_gaussians.ipynb.
     """
-    target = Gaussian1D(mean=2.0, std=0.5)
     steps = config.budgeted(quick=1000, full=2000)
-    generator = mlp_generator(1, 1, hidden=(32, 32), activation="tanh").to(device)
-    discriminator = mlp_discriminator(1, hidden=(64, 64), activation="leaky_relu").to(device)
-    opt_g = torch.optim.Adam(generator.parameters(), lr=1e-3, betas=(0.5, 0.999))
-    opt_d = torch.optim.Adam(discriminator.parameters(), lr=1e-3, betas=(0.5, 0.999))
     start = time.perf_counter()
-    train_gan(
-        generator,
-        discriminator,
-        sample_data=lambda m: target.sample(m, device),
-        sample_noise=lambda m: torch.randn(m, 1, device=device),
-        opt_g=opt_g,
-        opt_d=opt_d,
-        steps=steps,
-        batch_size=256,
-        k=3,
-        g_loss="non_saturating",
-        callback=linear_lr_decay([opt_g, opt_d], steps),
-        desc="gaussian1d",
-    )
+    generator, _, _ = toy1d.train_lesson1_gan(seed, steps, k=3, device=device)
     train_seconds = time.perf_counter() - start
     with torch.no_grad():
         samples = generator(torch.randn(N_SAMPLES, 1, device=device)).cpu().numpy()
+    target = toy1d.TARGET
     x = np.linspace(target.mean - 12 * target.std, target.mean + 12 * target.std, 2401)
     p_data = target.pdf(x)
     return Outcome(
