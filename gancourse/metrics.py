@@ -112,3 +112,50 @@ def gaussian_kde(samples: np.ndarray, x: np.ndarray, bandwidth: float | None = N
     for chunk in np.array_split(samples, max(1, samples.size // 2048)):
         density += np.exp(-0.5 * ((x[:, None] - chunk[None, :]) / bandwidth) ** 2).sum(axis=1)
     return density / (samples.size * bandwidth * math.sqrt(2 * math.pi))
+
+
+def gaussian_statistics(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and covariance of feature vectors (N, d), for the Frechet distance. Needs N > d."""
+    features = np.asarray(features, dtype=np.float64)
+    if features.ndim != 2 or features.shape[0] <= features.shape[1]:
+        raise ValueError(
+            f"need more samples than feature dimensions for a full-rank covariance, got "
+            f"features of shape {features.shape}"
+        )
+    return features.mean(axis=0), np.cov(features, rowvar=False)
+
+
+def frechet_distance(features_1: np.ndarray, features_2: np.ndarray) -> float:
+    """Frechet distance between Gaussians fitted to two feature sets (Heusel et al. 2017,
+    arXiv 1706.08500): ||mu_1 - mu_2||^2 + Tr(S_1 + S_2 - 2 (S_1 S_2)^(1/2)).
+
+    Tr((S_1 S_2)^(1/2)) is the sum of the square roots of the eigenvalues of S_1 S_2, which are
+    real and non-negative for covariance matrices; rounding can leave tiny imaginary or negative
+    parts, which are dropped.
+    """
+    mu_1, sigma_1 = gaussian_statistics(features_1)
+    mu_2, sigma_2 = gaussian_statistics(features_2)
+    if mu_1.shape != mu_2.shape:
+        raise ValueError(f"feature sizes differ: {mu_1.shape[0]} and {mu_2.shape[0]}")
+    eigenvalues = np.linalg.eigvals(sigma_1 @ sigma_2)
+    trace_sqrt = np.sqrt(np.clip(eigenvalues.real, 0.0, None)).sum()
+    distance = np.sum((mu_1 - mu_2) ** 2) + np.trace(sigma_1) + np.trace(sigma_2) - 2 * trace_sqrt
+    return float(max(distance, 0.0))
+
+
+def inception_score(probabilities: np.ndarray) -> float:
+    """exp(E_x KL(p(y|x) || p(y))) from class probabilities (N, K) (Salimans et al. 2016,
+    arXiv 1606.03498). 1 when every sample gets the same class distribution; at most K.
+    """
+    p = np.asarray(probabilities, dtype=np.float64)
+    if p.ndim != 2 or np.any(p < 0) or not np.allclose(p.sum(axis=1), 1.0, atol=1e-4):
+        raise ValueError("probabilities must be an (N, K) array of rows that sum to 1")
+    marginal = p.mean(axis=0, keepdims=True)
+    kl = np.sum(_xlogy_ratio(p, np.broadcast_to(marginal, p.shape).copy()), axis=1)
+    return float(np.exp(kl.mean()))
+
+
+def class_histogram(predicted: np.ndarray, classes: int = 10) -> np.ndarray:
+    """Fraction of samples predicted as each class."""
+    counts = np.bincount(np.asarray(predicted, dtype=np.int64), minlength=classes)
+    return counts / max(1, counts.sum())

@@ -1,0 +1,175 @@
+"""A held-out digit classifier that measures generated MNIST digits.
+
+Inception networks cannot be downloaded offline, and on MNIST common practice is a classifier
+trained on MNIST itself (shared/REFERENCES.md). This one is trained on real digits that the GAN
+never sees, and cached under data/. From it: features for a Frechet distance, predictions for
+an Inception-score-style figure and for the histogram of classes (to see missing digits).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from . import config, metrics
+from .data import Digits, stratified_split
+
+# Three disjoint parts of the real digits, each with every class in proportion: the GAN trains
+# on "gan"; the classifier on "evaluator"; generated digits are compared with "reference".
+SPLIT = {"gan": 0.6, "evaluator": 0.2, "reference": 0.2}
+FEATURES = 64
+
+
+class DigitClassifier(nn.Module):
+    """Two 3x3 convolutions with max pooling, a 64-unit feature layer, 10 logits."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(1, 32, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Linear(64 * 7 * 7, FEATURES),
+            nn.ReLU(),
+        )
+        self.head = nn.Linear(FEATURES, 10)
+
+    def forward(self, images: Tensor) -> Tensor:
+        return self.head(self.body(images))
+
+
+def _check_images(images: Tensor) -> None:
+    if (
+        not isinstance(images, Tensor)
+        or images.dim() != 4
+        or tuple(images.shape[1:]) != (1, 28, 28)
+    ):
+        shape = tuple(images.shape) if isinstance(images, Tensor) else type(images).__name__
+        raise ValueError(f"expected images shaped (N, 1, 28, 28), got {shape}")
+    if images.numel() and (images.min() < -1.001 or images.max() > 1.001):
+        raise ValueError("expected pixel values in [-1, 1] (a tanh generator's range)")
+
+
+@dataclass
+class Evaluator:
+    """A trained digit classifier, the held-out reference digits, and the real digits that give
+    the real-vs-real Frechet distance (the GAN's training digits: real, and disjoint from both)."""
+
+    model: DigitClassifier
+    reference: Tensor
+    real: Tensor
+    accuracy: float  # on the reference digits, which it never trained on
+
+    @torch.no_grad()
+    def features_and_probabilities(
+        self, images: Tensor, batch: int = 1000
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The classifier's 64 penultimate features and its class probabilities, per image."""
+        _check_images(images)
+        self.model.eval()
+        device = next(self.model.parameters()).device
+        feats, probs = [], []
+        for chunk in images.split(batch):
+            body = self.model.body(chunk.to(device))
+            feats.append(body.cpu())
+            probs.append(F.softmax(self.model.head(body), dim=1).cpu())
+        return torch.cat(feats).numpy(), torch.cat(probs).numpy()
+
+    def evaluate(self, images: Tensor) -> dict[str, float | list[float]]:
+        """Measure generated digits against the held-out reference digits.
+
+        frechet_ratio = FD(generated, reference) / FD(real, reference), both with the same number
+        of digits n (the Frechet distance is biased upwards for small sets, so the two must match):
+        1.0 means as good as real digits. Also the Inception-score-style figure and the histogram
+        of predicted classes.
+        """
+        n = min(len(images), len(self.real))
+        if n <= FEATURES:
+            raise ValueError(f"need more than {FEATURES} images for the Frechet distance, got {n}")
+        features, probabilities = self.features_and_probabilities(images[:n])
+        reference, _ = self.features_and_probabilities(self.reference)
+        real, _ = self.features_and_probabilities(self.real[:n])
+        distance = metrics.frechet_distance(features, reference)
+        real_distance = metrics.frechet_distance(real, reference)
+        return {
+            "frechet_distance": distance,
+            "frechet_ratio": distance / real_distance,
+            "real_frechet_distance": real_distance,
+            "images_compared": n,
+            "inception_score": metrics.inception_score(probabilities),
+            "class_histogram": metrics.class_histogram(probabilities.argmax(axis=1)).tolist(),
+        }
+
+
+def _parts(digits: Digits) -> dict[str, Tensor]:
+    parts = stratified_split(digits.labels, SPLIT, seed=0)
+    # shuffle the GAN part once (fixed seed) so any prefix of it holds every class
+    gan = parts["gan"][
+        torch.randperm(len(parts["gan"]), generator=torch.Generator().manual_seed(0))
+    ]
+    return {**parts, "gan": gan}
+
+
+def gan_training_digits(digits: Digits) -> Digits:
+    """The part of ``digits`` a GAN may train on: disjoint from the evaluator's digits."""
+    return digits.subset(_parts(digits)["gan"], "the GAN's part")
+
+
+def train_evaluator(
+    digits: Digits, epochs: int = 15, seed: int = 0, verbose: bool = True
+) -> Evaluator:
+    """Train the classifier on the evaluator part of ``digits`` (see SPLIT) and measure its
+    accuracy on the reference part. Adam 1e-3, batch 64, random shifts of up to 2 pixels."""
+    parts = _parts(digits)
+    train_x, train_y = digits.images[parts["evaluator"]], digits.labels[parts["evaluator"]]
+    config.seed_everything(seed)
+    model = DigitClassifier()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    for _ in range(epochs):
+        for index in torch.randperm(len(train_y)).split(64):
+            shift = tuple(int(v) for v in torch.randint(-2, 3, (2,)))
+            batch = torch.roll(train_x[index], shifts=shift, dims=(2, 3))
+            loss = F.cross_entropy(model(batch), train_y[index])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    model.eval()
+    reference_x, reference_y = digits.images[parts["reference"]], digits.labels[parts["reference"]]
+    with torch.no_grad():
+        accuracy = (model(reference_x).argmax(1) == reference_y).float().mean().item()
+    if verbose:
+        print(
+            f"evaluator: trained on {len(train_y):,} real digits the GAN never sees; "
+            f"accuracy {accuracy:.1%} on {len(reference_y):,} other held-out digits"
+        )
+    return Evaluator(model, reference_x, digits.images[parts["gan"]], accuracy)
+
+
+def load_or_train_evaluator(digits: Digits, path: str | Path | None = None) -> Evaluator:
+    """The evaluator for ``digits``, cached under data/ (one file per data source and size)."""
+    if path is None:
+        tag = "torchvision" if digits.source.startswith("torchvision") else "subset"
+        path = config.data_dir() / f"evaluator_{tag}_{len(digits)}.pt"
+    path = Path(path)
+    if not path.is_file():
+        evaluator = train_evaluator(digits)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save({"model": evaluator.model.state_dict(), "accuracy": evaluator.accuracy}, path)
+        return evaluator
+    parts = _parts(digits)
+    model = DigitClassifier()
+    state = torch.load(path, weights_only=True)
+    model.load_state_dict(state["model"])
+    print(f"evaluator: loaded from {path} (accuracy {state['accuracy']:.1%} on held-out digits)")
+    return Evaluator(
+        model, digits.images[parts["reference"]], digits.images[parts["gan"]], state["accuracy"]
+    )
