@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from . import config, metrics, toy1d
+from .train import train_gan
 
 N_SAMPLES = 10_000
 
@@ -68,7 +69,80 @@ def gaussian1d(device: torch.device, seed: int) -> Outcome:
     )
 
 
-BENCHMARKS: dict[str, Callable[[torch.device, int], Outcome]] = {"gaussian1d": gaussian1d}
+def dcgan_plain(device: torch.device, seed: int) -> Outcome:
+    """Lesson 3's baseline: the DCGAN paper's recipe on MNIST (width 64, batch 64, Adam 2e-4).
+
+    The full budget is about 10 minutes of training on the reference 2-core CPU. Records the
+    evaluator's Frechet ratio along the way, to see where the plain recipe plateaus.
+    """
+    from .data import load_mnist, tensor_sampler
+    from .evaluator import gan_training_digits, load_or_train_evaluator
+    from .nets import dcgan_discriminator, dcgan_generator
+
+    steps = config.budgeted(quick=150, full=4000)  # full: about 10 minutes on the reference CPU
+    digits = load_mnist()
+    evaluator = load_or_train_evaluator(digits)
+    config.seed_everything(seed)
+    generator, discriminator = (
+        dcgan_generator(100, 64).to(device),
+        dcgan_discriminator(64).to(device),
+    )
+    opt_g = torch.optim.Adam(generator.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(discriminator.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    curve: list[dict[str, float]] = []
+    every = max(1, steps // 8)
+    probe = torch.randn(3000, 100, device=device, generator=torch.Generator(device).manual_seed(1))
+    clock = {"start": time.perf_counter(), "paused": 0.0}
+
+    def measure(step: int) -> None:
+        if step % every == 0:
+            paused = time.perf_counter()
+            generator.eval()
+            with torch.no_grad():
+                ratio = evaluator.evaluate(generator(probe).cpu())["frechet_ratio"]
+            generator.train()
+            clock["paused"] += time.perf_counter() - paused
+            seconds = time.perf_counter() - clock["start"] - clock["paused"]
+            curve.append({"step": step, "train_seconds": round(seconds, 1), "frechet_ratio": ratio})
+
+    train_gan(
+        generator,
+        discriminator,
+        sample_data=tensor_sampler(gan_training_digits(digits).images, device),
+        sample_noise=lambda m: torch.randn(m, 100, device=device),
+        opt_g=opt_g,
+        opt_d=opt_d,
+        steps=steps,
+        batch_size=64,
+        k=1,
+        g_loss="non_saturating",
+        callback=measure,
+        desc="dcgan-plain",
+    )
+    train_seconds = time.perf_counter() - clock["start"] - clock["paused"]
+    generator.eval()
+    with torch.no_grad():
+        samples = torch.cat(
+            [generator(z) for z in torch.randn(N_SAMPLES, 100, device=device).split(1000)]
+        )
+    figures = evaluator.evaluate(samples.cpu())
+    return Outcome(
+        samples=samples.cpu().numpy(),
+        metrics={
+            **figures,
+            "data": digits.source,
+            "evaluator_accuracy": evaluator.accuracy,
+            "curve": curve,
+        },
+        steps=steps,
+        train_seconds=train_seconds,
+    )
+
+
+BENCHMARKS: dict[str, Callable[[torch.device, int], Outcome]] = {
+    "gaussian1d": gaussian1d,
+    "dcgan-plain": dcgan_plain,
+}
 
 
 def run(name: str, budget: str, out: Path, device: str | None = None, seed: int = 0) -> dict:

@@ -151,3 +151,15 @@ def stratified_split(
         for (name, _), lo, hi in zip(fractions.items(), edges[:-1], edges[1:], strict=True):
             parts[name].append(members[round(lo) : round(hi)])
     return {name: torch.cat(chunks).sort().values for name, chunks in parts.items()}
+
+
+def tensor_sampler(images: Tensor, device: torch.device | str = "cpu"):
+    """A ``sample_data`` for :func:`gancourse.train.train_gan` that keeps the whole data set on
+    the device once and draws each minibatch by random index: no DataLoader, no copies per step."""
+    on_device = images.to(device)
+    count = len(on_device)
+
+    def sample(m: int) -> Tensor:
+        return on_device[torch.randint(count, (m,), device=on_device.device)]
+
+    return sample

@@ -8,7 +8,7 @@ an Inception-score-style figure and for the histogram of classes (to see missing
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -68,6 +68,7 @@ class Evaluator:
     reference: Tensor
     real: Tensor
     accuracy: float  # on the reference digits, which it never trained on
+    _cache: dict[str, np.ndarray] = field(default_factory=dict, init=False, repr=False)
 
     @torch.no_grad()
     def features_and_probabilities(
@@ -84,6 +85,12 @@ class Evaluator:
             probs.append(F.softmax(self.model.head(body), dim=1).cpu())
         return torch.cat(feats).numpy(), torch.cat(probs).numpy()
 
+    def _features(self, which: str) -> np.ndarray:
+        """Features of the reference or real digits, computed once and kept."""
+        if which not in self._cache:
+            self._cache[which] = self.features_and_probabilities(getattr(self, which))[0]
+        return self._cache[which]
+
     def evaluate(self, images: Tensor) -> dict[str, float | list[float]]:
         """Measure generated digits against the held-out reference digits.
 
@@ -96,10 +103,10 @@ class Evaluator:
         if n <= FEATURES:
             raise ValueError(f"need more than {FEATURES} images for the Frechet distance, got {n}")
         features, probabilities = self.features_and_probabilities(images[:n])
-        reference, _ = self.features_and_probabilities(self.reference)
-        real, _ = self.features_and_probabilities(self.real[:n])
-        distance = metrics.frechet_distance(features, reference)
-        real_distance = metrics.frechet_distance(real, reference)
+        distance = metrics.frechet_distance(features, self._features("reference"))
+        real_distance = metrics.frechet_distance(
+            self._features("real")[:n], self._features("reference")
+        )
         return {
             "frechet_distance": distance,
             "frechet_ratio": distance / real_distance,

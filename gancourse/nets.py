@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from torch import nn
+from torch import Tensor, nn
 
 ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(0.2), "tanh": nn.Tanh}
 
@@ -59,3 +59,65 @@ def mlp_discriminator(
 ) -> nn.Sequential:
     """D: R^data_dim -> R, an MLP returning one logit per sample; D(x) = sigmoid(logit)."""
     return mlp(data_dim, 1, hidden, activation)
+
+
+def dcgan_init(module: nn.Module) -> None:
+    """DCGAN initialisation (Radford et al. 2015, arXiv 1511.06434): convolution weights from
+    N(0, 0.02); batch-norm scales from N(1, 0.02), shifts 0. Use as ``model.apply(dcgan_init)``."""
+    if isinstance(module, nn.Conv2d | nn.ConvTranspose2d | nn.Linear):
+        nn.init.normal_(module.weight, 0.0, 0.02)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    elif isinstance(module, nn.BatchNorm2d):
+        nn.init.normal_(module.weight, 1.0, 0.02)
+        nn.init.zeros_(module.bias)
+
+
+class Reshape(nn.Module):
+    """Reshape a batch of vectors (N, d) to (N, *shape)."""
+
+    def __init__(self, *shape: int) -> None:
+        super().__init__()
+        self.shape = shape
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.view(x.shape[0], *self.shape)
+
+
+def dcgan_generator(latent_dim: int = 100, width: int = 64) -> nn.Sequential:
+    """The DCGAN generator adapted to 28x28 (Radford et al. 2015): fractionally-strided
+    convolutions 1 -> 7 -> 14 -> 28, batch norm after every layer but the output, ReLU, tanh
+    output. Takes z shaped (N, latent_dim); returns images (N, 1, 28, 28) in [-1, 1]."""
+    _check_positive_int(latent_dim, "latent_dim")
+    _check_positive_int(width, "width")
+    model = nn.Sequential(
+        Reshape(latent_dim, 1, 1),
+        nn.ConvTranspose2d(latent_dim, 4 * width, 7, 1, 0, bias=False),  # 1x1 -> 7x7
+        nn.BatchNorm2d(4 * width),
+        nn.ReLU(),
+        nn.ConvTranspose2d(4 * width, 2 * width, 4, 2, 1, bias=False),  # 7x7 -> 14x14
+        nn.BatchNorm2d(2 * width),
+        nn.ReLU(),
+        nn.ConvTranspose2d(2 * width, 1, 4, 2, 1),  # 14x14 -> 28x28, no batch norm on the output
+        nn.Tanh(),
+    )
+    model.apply(dcgan_init)
+    return model
+
+
+def dcgan_discriminator(width: int = 64) -> nn.Sequential:
+    """The DCGAN discriminator adapted to 28x28: strided convolutions 28 -> 14 -> 7 instead of
+    pooling, LeakyReLU 0.2, batch norm on every layer but the input, no fully connected hidden
+    layer; returns one logit per image, shape (N, 1)."""
+    _check_positive_int(width, "width")
+    model = nn.Sequential(
+        nn.Conv2d(1, width, 4, 2, 1),  # 28 -> 14, no batch norm on the input layer
+        nn.LeakyReLU(0.2),
+        nn.Conv2d(width, 2 * width, 4, 2, 1, bias=False),  # 14 -> 7
+        nn.BatchNorm2d(2 * width),
+        nn.LeakyReLU(0.2),
+        nn.Conv2d(2 * width, 1, 7, 1, 0),  # 7 -> 1: the logit
+        nn.Flatten(),
+    )
+    model.apply(dcgan_init)
+    return model

@@ -292,11 +292,12 @@ def train_gan(
     history = History()
     start = 0
     if checkpoint is not None and resume and Path(checkpoint).is_file():
-        state = load_checkpoint(checkpoint, generator, discriminator, opt_g, opt_d)
+        # Compare settings before loading anything: a refused resume leaves the models untouched.
+        saved = torch.load(checkpoint, map_location="cpu", weights_only=True).get("settings", {})
         changed = {
-            key: (state["settings"].get(key), value)
+            key: (saved.get(key), value)
             for key, value in settings.items()
-            if state["settings"].get(key) != value
+            if saved.get(key) != value
         }
         if changed:
             described = ", ".join(
@@ -306,6 +307,7 @@ def train_gan(
                 f"checkpoint {checkpoint} was made with other settings ({described}): pass "
                 f"resume=False to start over, or use another checkpoint path"
             )
+        state = load_checkpoint(checkpoint, generator, discriminator, opt_g, opt_d)
         _set_rng_state(state["rng"])
         history, start = state["history"], state["step"]
         print(f"resumed from {checkpoint} at step {start} of {steps}")

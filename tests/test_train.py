@@ -139,8 +139,11 @@ def test_finished_checkpoint_is_loaded_instead_of_retrained(tmp_path, capsys):
 def test_resuming_with_other_settings_is_a_clear_error(tmp_path):
     path = tmp_path / "k1.pt"
     run(*players(), steps=5, k=1, checkpoint=path)
+    g, d, opt_g, opt_d = players(seed=7)
+    before = weights(g, d).clone()
     with pytest.raises(ValueError, match=r"other settings \(k=1 there but 3 here\).*resume=False"):
-        run(*players(), steps=10, k=3, checkpoint=path)
+        run(g, d, opt_g, opt_d, steps=10, k=3, checkpoint=path)
+    assert torch.equal(weights(g, d), before)  # a refused resume loads nothing
 
 
 def test_checkpoint_of_another_architecture_is_a_clear_error(tmp_path):
