@@ -149,13 +149,20 @@ def run(name: str, budget: str, out: Path, device: str | None = None, seed: int 
     """Run benchmark ``name`` at ``budget`` and write result.json and samples.npy into ``out``."""
     if name not in BENCHMARKS:
         raise ValueError(f"unknown benchmark {name!r}: choose one of {', '.join(BENCHMARKS)}")
-    os.environ["GANCOURSE_BUDGET"] = budget
-    config.budget()  # validates the budget before any work
-    dev = config.device(device)
-    config.seed_everything(seed)
-    start = time.perf_counter()
-    outcome = BENCHMARKS[name](dev, seed)
-    total_seconds = time.perf_counter() - start
+    previous = os.environ.get("GANCOURSE_BUDGET")
+    os.environ["GANCOURSE_BUDGET"] = budget  # the lesson code reads its step counts from it
+    try:
+        config.budget()  # validates the budget before any work
+        dev = config.device(device)
+        config.seed_everything(seed)
+        start = time.perf_counter()
+        outcome = BENCHMARKS[name](dev, seed)
+        total_seconds = time.perf_counter() - start
+    finally:
+        if previous is None:
+            os.environ.pop("GANCOURSE_BUDGET", None)
+        else:
+            os.environ["GANCOURSE_BUDGET"] = previous
     result = {
         "name": name,
         "budget": budget,

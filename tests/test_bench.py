@@ -1,4 +1,5 @@
 import json
+import os
 import subprocess
 import sys
 
@@ -43,6 +44,15 @@ def test_gaussian1d_quick_writes_result_and_samples(tmp_path, monkeypatch):
     assert result["budget"] == "quick" and result["seed"] == 1 and result["steps"] == 1000
     assert (result["target_mean"], result["target_std"]) == (2.0, 0.5)
     assert abs(samples.mean() - 2.0) < 0.15 and abs(samples.std() / 0.5 - 1) < 0.2
+
+
+def test_bench_leaves_the_callers_budget_alone(tmp_path, monkeypatch):
+    monkeypatch.setenv("GANCOURSE_BUDGET", "full")
+    monkeypatch.setitem(
+        bench.BENCHMARKS, "tiny", lambda device, seed: bench.Outcome(np.zeros((3, 1)), {}, 1, 0.1)
+    )
+    bench.run("tiny", "quick", tmp_path)
+    assert os.environ["GANCOURSE_BUDGET"] == "full"
 
 
 def test_list_names_the_benchmarks(capsys):
