@@ -135,7 +135,7 @@ def saturation_run(
         steps_seen, means = [0], [float(generator(probe).mean())]
 
     def record(step: int) -> None:
-        if step % every == 0:
+        if step % every == 0 or step == steps:
             with torch.no_grad():
                 steps_seen.append(step)
                 means.append(float(generator(probe).mean()))

@@ -97,14 +97,15 @@ class GeneratorGamesPanel:
     def redraw(self) -> None:
         d, chosen = self.d_slider.value, self.game.value
         values = self.gradients_at(d)
+        cell = "style='padding:2px 14px; text-align:right'"
         rows = "".join(
             f"<tr style='font-weight:{'bold' if name == chosen else 'normal'}'>"
-            f"<td>{name}</td><td>{cost:+.4f}</td><td>{grad:+.4f}</td></tr>"
+            f"<td>{name}</td><td {cell}>{cost:+.4f}</td><td {cell}>{grad:+.4f}</td></tr>"
             for name, (cost, grad) in values.items()
         )
         self.readout.value = (
-            f"<table><tr><th>game</th><th>J(G) at D = {d:.3f}</th>"
-            f"<th>dJ/d(logit)</th></tr>{rows}</table>"
+            f"<table><tr><th>game</th><th {cell}>J(G) at D = {d:.3f}</th>"
+            f"<th {cell}>dJ/d(logit)</th></tr>{rows}</table>"
         )
         grid = np.linspace(0.001, 0.999, 400)
         with self.figure:
