@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -153,7 +154,7 @@ def stratified_split(
     return {name: torch.cat(chunks).sort().values for name, chunks in parts.items()}
 
 
-def tensor_sampler(images: Tensor, device: torch.device | str = "cpu"):
+def tensor_sampler(images: Tensor, device: torch.device | str = "cpu") -> Callable[[int], Tensor]:
     """A ``sample_data`` for :func:`gancourse.train.train_gan` that keeps the whole data set on
     the device once and draws each minibatch by random index: no DataLoader, no copies per step."""
     on_device = images.to(device)
