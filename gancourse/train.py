@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import random
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -130,8 +131,10 @@ def save_checkpoint(
     opt_d: torch.optim.Optimizer,
     history: History,
     settings: dict[str, Any],
+    out_of_time: bool = False,
 ) -> Path:
     """Write everything a resumed run needs (models, optimisers, history, RNG states) to ``path``.
+    ``out_of_time`` marks a run that stopped at its time limit: it is finished, whatever its steps.
 
     Written to a temporary file first and then renamed, so an interruption never leaves a
     half-written checkpoint behind.
@@ -147,6 +150,7 @@ def save_checkpoint(
         "opt_d": opt_d.state_dict(),
         "history": history.as_dict(),
         "settings": settings,
+        "out_of_time": out_of_time,
         "rng": _rng_state(),
     }
     tmp = path.with_name(path.name + ".tmp")
@@ -177,7 +181,8 @@ def load_checkpoint(
     """Load a checkpoint written by :func:`train_gan` into the given modules and optimisers.
 
     Returns the checkpoint's other contents: ``step``, ``history`` (a :class:`History`),
-    ``settings`` and ``rng``. Later lessons use it to reload a trained generator.
+    ``settings``, ``out_of_time`` (the run stopped at its time limit) and ``rng``. Later lessons
+    use it to reload a trained generator.
     """
     path = Path(path)
     if not path.is_file():
@@ -201,6 +206,7 @@ def load_checkpoint(
         "step": payload["step"],
         "history": History.from_dict(payload["history"]),
         "settings": payload["settings"],
+        "out_of_time": bool(payload.get("out_of_time", False)),
         "rng": payload["rng"],
     }
 
@@ -240,6 +246,15 @@ def _flush(buffer: list[_Stats], history: History, first_step: int, checkpoint_s
         history.d_fake.append(d_fake)
 
 
+def _set_learning_rates(
+    optimizers: list[torch.optim.Optimizer], initial: list[list[float]], scale: float
+) -> None:
+    """Set every parameter group's learning rate to ``scale`` times its initial one."""
+    for opt, rates in zip(optimizers, initial, strict=True):
+        for group, lr0 in zip(opt.param_groups, rates, strict=True):
+            group["lr"] = lr0 * scale
+
+
 def train_gan(
     generator: nn.Module,
     discriminator: nn.Module,
@@ -260,6 +275,8 @@ def train_gan(
     log_every: int = 25,
     progress: bool = True,
     desc: str = "GAN",
+    time_limit: float | None = None,
+    lr_schedule: Callable[[float], float] | None = None,
 ) -> History:
     """Train a GAN with Algorithm 1 of Goodfellow et al. 2014 (arXiv 1406.2661).
 
@@ -275,14 +292,28 @@ def train_gan(
     snapshots. With ``checkpoint`` set, the state is saved every ``checkpoint_every`` steps
     (0: only at the end) and at the end; with ``resume`` a run finds that file and continues from
     it, so running the same cell again picks up where it stopped, and a finished run is loaded
-    instead of retrained. Returns the :class:`History`, one entry per iteration.
+    instead of retrained. With ``time_limit`` (seconds of training, not counting the time spent in
+    ``callback``, which may be measuring) the loop stops after the iteration that reaches it: for
+    comparing recipes at equal training time. A run that stopped at its time limit is finished:
+    resuming its checkpoint loads it rather than training for another ``time_limit``.
+
+    ``lr_schedule(progress)`` scales both optimisers' initial learning rates before each
+    iteration; ``progress`` in [0, 1] is the share of the run done: of ``steps``, or of
+    ``time_limit`` when that comes first. ``lambda p: 1 - p`` decays them linearly to zero, the
+    schedule that serves a fixed budget best (Li, Yumer and Ramanan 2020, "Budgeted Training",
+    arXiv 1905.04753).
+    Returns the :class:`History`, one entry per iteration.
     """
     _check_count(steps, "steps", 0, "the number of generator steps to train for")
     _check_count(batch_size, "batch_size", 1, "the number of samples m in each minibatch")
     _check_count(k, "k", 1, "Algorithm 1 takes k >= 1 discriminator steps per generator step")
     _check_count(checkpoint_every, "checkpoint_every", 0, "0 saves only at the end")
     _check_count(log_every, "log_every", 1, "how often losses are copied to the history")
+    if time_limit is not None and not time_limit > 0:
+        raise ValueError(f"time_limit must be a positive number of seconds, got {time_limit!r}")
     g_cost = generator_loss(g_loss) if isinstance(g_loss, str) else g_loss
+    # taken before a resumed run loads the optimisers, whose saved rates are already scheduled
+    initial_rates = [[group["lr"] for group in opt.param_groups] for opt in (opt_g, opt_d)]
     settings = {
         "batch_size": batch_size,
         "k": k,
@@ -310,9 +341,13 @@ def train_gan(
         state = load_checkpoint(checkpoint, generator, discriminator, opt_g, opt_d)
         _set_rng_state(state["rng"])
         history, start = state["history"], state["step"]
-        print(f"resumed from {checkpoint} at step {start} of {steps}")
+        if state["out_of_time"]:
+            print(f"loaded {checkpoint}: its run reached its time limit at step {start}")
+            steps = start
+        else:
+            print(f"resumed from {checkpoint} at step {start} of {steps}")
 
-    def save(step: int) -> None:
+    def save(step: int, out_of_time: bool = False) -> None:
         if checkpoint is not None:
             save_checkpoint(
                 checkpoint,
@@ -323,19 +358,42 @@ def train_gan(
                 opt_d=opt_d,
                 history=history,
                 settings=settings,
+                out_of_time=out_of_time,
             )
+
+    def share_done(step: int) -> float:
+        """The share of the run done after ``step`` iterations: of the steps or of the time."""
+        done = step / steps
+        if time_limit is not None:
+            done = max(done, (time.perf_counter() - started - in_callback) / time_limit)
+        return min(done, 1.0)
 
     generator.train()
     discriminator.train()
     buffer: list[_Stats] = []
     last_saved = start
-    bar = tqdm(total=steps, initial=min(start, steps), desc=desc, disable=not progress)
+    if time_limit is None:
+        bar = tqdm(total=steps, initial=min(start, steps), desc=desc, disable=not progress)
+    else:  # the clock usually ends the run, so the bar counts seconds of training
+        bar = tqdm(
+            total=time_limit,
+            desc=desc,
+            disable=not progress,
+            bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s of training [{elapsed}{postfix}]",
+        )
+    started, in_callback = time.perf_counter(), 0.0
+    done, out_of_time = start, False
     try:
         for step in range(start + 1, steps + 1):
+            if lr_schedule is not None:
+                _set_learning_rates(
+                    [opt_g, opt_d], initial_rates, lr_schedule(share_done(step - 1))
+                )
             # k steps of the discriminator: ascend V(D, G), i.e. descend d_loss.
             for _ in range(k):
                 real = sample_data(batch_size)
-                fake = generator(sample_noise(batch_size)).detach()
+                with torch.no_grad():  # D's step needs G's samples, not a graph through G
+                    fake = generator(sample_noise(batch_size))
                 _check_batches(real, fake, batch_size)
                 real_logits, fake_logits = discriminator(real), discriminator(fake)
                 loss_d = d_loss(real_logits, fake_logits)
@@ -361,21 +419,30 @@ def train_gan(
                 )
             )
             if callback is not None:
+                called = time.perf_counter()
                 callback(step)
-            if step % log_every == 0 or step == steps:
+                in_callback += time.perf_counter() - called
+            done = step
+            trained = time.perf_counter() - started - in_callback
+            out_of_time = time_limit is not None and trained >= time_limit
+            if step % log_every == 0 or step == steps or out_of_time:
                 _flush(buffer, history, step - len(buffer) + 1, last_saved)
                 bar.set_postfix(
                     d_loss=f"{history.d_loss[-1]:.3f}",
                     g_loss=f"{history.g_loss[-1]:.3f}",
                     D_x=f"{history.d_real[-1]:.2f}",
                     D_Gz=f"{history.d_fake[-1]:.2f}",
+                    **({} if time_limit is None else {"step": step}),
                     refresh=False,
                 )
-            bar.update(1)
+            bar.update(1 if time_limit is None else min(trained, time_limit) - bar.n)
             if checkpoint_every and step % checkpoint_every == 0 and step != steps:
                 _flush(buffer, history, step - len(buffer) + 1, last_saved)
                 save(step)
                 last_saved = step
+            if out_of_time:
+                bar.write(f"{desc}: time limit of {time_limit:g} s reached at step {step}")
+                break
     except KeyboardInterrupt:
         where = (
             f"the checkpoint at step {last_saved} in {checkpoint}"
@@ -387,8 +454,8 @@ def train_gan(
     finally:
         bar.close()
         discriminator.requires_grad_(True)
-    if steps > start:
-        save(steps)
+    if done > start:
+        save(done, out_of_time)
     return history
 
 
@@ -407,9 +474,8 @@ def linear_lr_decay(
     initial = [[group["lr"] for group in opt.param_groups] for opt in optimizers]
 
     def decay(step: int) -> None:
-        scale = 1.0 - (1.0 - final_fraction) * min(step, steps) / steps
-        for opt, rates in zip(optimizers, initial, strict=True):
-            for group, lr0 in zip(opt.param_groups, rates, strict=True):
-                group["lr"] = lr0 * scale
+        _set_learning_rates(
+            optimizers, initial, 1.0 - (1.0 - final_fraction) * min(step, steps) / steps
+        )
 
     return decay

@@ -1,4 +1,6 @@
 import copy
+import itertools
+import time
 
 import numpy as np
 import pytest
@@ -52,6 +54,129 @@ def test_history_has_one_entry_per_step_and_callback_sees_every_step():
     assert history.step == list(range(1, 31)) == seen
     assert len(history.d_loss) == len(history.g_loss) == len(history.d_real) == 30
     assert all(0 < v < 1 for v in history.d_real + history.d_fake)
+
+
+def test_time_limit_stops_early_saves_where_it_stopped_and_ignores_callback_time(tmp_path, capsys):
+    def slow_data(m):
+        time.sleep(0.01)  # training time: counts
+        return TARGET.sample(m)
+
+    seen = []
+
+    def slow_callback(step):
+        seen.append(step)
+        time.sleep(0.05)  # measuring time: does not count
+
+    g, d, opt_g, opt_d = players()
+    path = tmp_path / "run.pt"
+    history = train_gan(
+        g,
+        d,
+        sample_data=slow_data,
+        sample_noise=lambda m: torch.randn(m, 1),
+        opt_g=opt_g,
+        opt_d=opt_d,
+        steps=1000,
+        batch_size=8,
+        progress=False,
+        time_limit=0.1,
+        callback=slow_callback,
+        checkpoint=path,
+    )
+    assert 5 <= len(history) == len(seen) <= 11 and history.step[-1] == seen[-1]
+    assert load_checkpoint(path, players()[0])["step"] == history.step[-1]
+    captured = capsys.readouterr()
+    assert "time limit of 0.1 s reached" in captured.out + captured.err
+
+
+def test_lr_schedule_scales_the_rates_by_the_share_of_steps_done():
+    g, d, opt_g, opt_d = players(lr=1e-3)
+    rates = []
+    run(
+        g,
+        d,
+        opt_g,
+        opt_d,
+        steps=10,
+        lr_schedule=lambda p: 1 - p,
+        callback=lambda step: rates.append(
+            (opt_g.param_groups[0]["lr"], opt_d.param_groups[0]["lr"])
+        ),
+    )
+    # iteration s runs at 1 - (s - 1) / 10 of the initial rate, for both players
+    expected = [1e-3 * (1 - s / 10) for s in range(10)]
+    assert [g_rate for g_rate, _ in rates] == pytest.approx(expected)
+    assert [d_rate for _, d_rate in rates] == pytest.approx(expected)
+
+
+def test_lr_schedule_follows_the_clock_when_the_time_limit_comes_first():
+    def slow_data(m):
+        time.sleep(0.005)
+        return TARGET.sample(m)
+
+    g, d, opt_g, opt_d = players(lr=1e-3)
+    rates = []
+    history = train_gan(
+        g,
+        d,
+        sample_data=slow_data,
+        sample_noise=lambda m: torch.randn(m, 1),
+        opt_g=opt_g,
+        opt_d=opt_d,
+        steps=10**6,
+        batch_size=8,
+        progress=False,
+        time_limit=0.3,
+        lr_schedule=lambda p: 1 - p,
+        callback=lambda step: rates.append(opt_g.param_groups[0]["lr"]),
+    )
+    assert len(history) >= 10 and rates[0] == pytest.approx(1e-3, rel=0.01)
+    assert all(a > b for a, b in itertools.pairwise(rates))  # falls with time
+    assert rates[-1] < 0.2e-3  # near zero when the clock runs out
+
+
+def test_resumed_run_follows_the_schedule_from_the_initial_rates(tmp_path):
+    g, d, opt_g, opt_d = players(seed=3)
+    config.seed_everything(11)
+    run(g, d, opt_g, opt_d, steps=20, lr_schedule=lambda p: 1 - p)
+    reference = weights(g, d)
+
+    path = tmp_path / "run.pt"
+    g, d, opt_g, opt_d = players(seed=3)
+    config.seed_everything(11)
+
+    def interrupt(step):
+        if step == 13:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run(
+            g,
+            d,
+            opt_g,
+            opt_d,
+            steps=20,
+            checkpoint=path,
+            checkpoint_every=10,
+            lr_schedule=lambda p: 1 - p,
+            callback=interrupt,
+        )
+    g, d, opt_g, opt_d = players(seed=99)  # fresh optimisers: their rates are the initial ones
+    run(g, d, opt_g, opt_d, steps=20, checkpoint=path, lr_schedule=lambda p: 1 - p)
+    assert torch.equal(weights(g, d), reference)
+
+
+def test_run_that_reached_its_time_limit_is_loaded_not_trained_again(tmp_path, capsys):
+    path = tmp_path / "timed.pt"
+    first = run(*players(), steps=10**6, time_limit=0.2, checkpoint=path)
+    calls = []
+    g, d, opt_g, opt_d = players(seed=1)
+    again = run(
+        g, d, opt_g, opt_d, steps=10**6, time_limit=0.2, checkpoint=path, callback=calls.append
+    )
+    assert calls == [] and again.step == first.step
+    assert "reached its time limit" in capsys.readouterr().out
+    assert load_checkpoint(path, g)["out_of_time"]
 
 
 def test_package_loop_is_algorithm_1_written_out():
@@ -213,6 +338,7 @@ def test_nan_guard_names_the_step_and_the_last_checkpoint(tmp_path):
         ({"steps": -1}, r"steps must be an integer >= 0"),
         ({"batch_size": 0}, r"batch_size must be an integer >= 1"),
         ({"g_loss": "wasserstein?"}, r"unknown generator loss 'wasserstein\?'"),
+        ({"time_limit": 0}, r"time_limit must be a positive number of seconds, got 0"),
     ],
 )
 def test_bad_arguments_are_clear_errors(kwargs, message):
