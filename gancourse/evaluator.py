@@ -161,14 +161,19 @@ def train_evaluator(
     return Evaluator(model, reference_x, digits.images[parts["gan"]], accuracy)
 
 
-def load_or_train_evaluator(digits: Digits, path: str | Path | None = None) -> Evaluator:
-    """The evaluator for ``digits``, cached under data/ (one file per data source and size)."""
+def load_or_train_evaluator(
+    digits: Digits, path: str | Path | None = None, seed: int = 0
+) -> Evaluator:
+    """The evaluator for ``digits`` trained from ``seed``, cached under data/ (one file per data
+    source, size and seed). A second seed gives a second instrument, to check that a figure is
+    not an accident of one classifier."""
     if path is None:
         tag = "torchvision" if digits.source.startswith("torchvision") else "subset"
-        path = config.data_dir() / f"evaluator_{tag}_{len(digits)}.pt"
+        suffix = "" if seed == 0 else f"_seed{seed}"
+        path = config.data_dir() / f"evaluator_{tag}_{len(digits)}{suffix}.pt"
     path = Path(path)
     if not path.is_file():
-        evaluator = train_evaluator(digits)
+        evaluator = train_evaluator(digits, seed=seed)
         path.parent.mkdir(parents=True, exist_ok=True)
         torch.save({"model": evaluator.model.state_dict(), "accuracy": evaluator.accuracy}, path)
         return evaluator

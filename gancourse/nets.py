@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import torch
 from torch import Tensor, nn
 
 ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(0.2), "tanh": nn.Tanh}
@@ -105,19 +106,52 @@ def dcgan_generator(latent_dim: int = 100, width: int = 64) -> nn.Sequential:
     return model
 
 
-def dcgan_discriminator(width: int = 64) -> nn.Sequential:
+class MinibatchStd(nn.Module):
+    """Append one feature map: the standard deviation of each feature over the batch, averaged
+    into a single number (Karras et al. 2017, "Progressive Growing of GANs", arXiv 1710.10196,
+    section 3). A batch of near-identical samples shows a small value, so D can see a collapsed
+    generator from its batch statistics. (N, C, H, W) -> (N, C + 1, H, W)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        # biased std: a batch of one (D in evaluation on a single image) gives 0, not NaN
+        spread = x.std(dim=0, correction=0).mean()
+        return torch.cat([x, spread.expand(x.shape[0], 1, *x.shape[2:])], dim=1)
+
+
+D_NORMS = ("batch", "spectral")
+
+
+def dcgan_discriminator(
+    width: int = 64, norm: str = "batch", minibatch_std: bool = False
+) -> nn.Sequential:
     """The DCGAN discriminator adapted to 28x28: strided convolutions 28 -> 14 -> 7 instead of
-    pooling, LeakyReLU 0.2, batch norm on every layer but the input, no fully connected hidden
-    layer; returns one logit per image, shape (N, 1)."""
+    pooling, LeakyReLU 0.2, no fully connected hidden layer; returns one logit per image, (N, 1).
+
+    ``norm="batch"`` is the paper's: batch norm on every layer but the input. ``norm="spectral"``
+    divides every layer's weight by its largest singular value instead, so D is 1-Lipschitz per
+    layer (Miyato et al. 2018, arXiv 1802.05957), and drops batch norm, so D judges each image
+    on its own rather than against the rest of its batch. ``minibatch_std`` adds a
+    :class:`MinibatchStd` feature map before the last layer.
+    """
     _check_positive_int(width, "width")
-    model = nn.Sequential(
+    if norm not in D_NORMS:
+        raise ValueError(f"unknown norm {norm!r}: choose one of {', '.join(D_NORMS)}")
+    spectral = norm == "spectral"
+    hidden = nn.Conv2d(width, 2 * width, 4, 2, 1, bias=spectral)  # batch norm has its own shift
+    layers: list[nn.Module] = [
         nn.Conv2d(1, width, 4, 2, 1),  # 28 -> 14, no batch norm on the input layer
         nn.LeakyReLU(0.2),
-        nn.Conv2d(width, 2 * width, 4, 2, 1, bias=False),  # 14 -> 7
-        nn.BatchNorm2d(2 * width),
+        hidden,  # 14 -> 7
+        *([] if spectral else [nn.BatchNorm2d(2 * width)]),
         nn.LeakyReLU(0.2),
-        nn.Conv2d(2 * width, 1, 7, 1, 0),  # 7 -> 1: the logit
+        *([MinibatchStd()] if minibatch_std else []),
+        nn.Conv2d(2 * width + minibatch_std, 1, 7, 1, 0),  # 7 -> 1: the logit
         nn.Flatten(),
-    )
+    ]
+    model = nn.Sequential(*layers)
     model.apply(dcgan_init)
+    if spectral:
+        for layer in model:
+            if isinstance(layer, nn.Conv2d):
+                nn.utils.parametrizations.spectral_norm(layer)
     return model

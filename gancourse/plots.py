@@ -61,20 +61,44 @@ def plot_gan_1d(
     return ax
 
 
-def plot_history(history: History, axes: tuple[Axes, Axes] | None = None) -> tuple[Axes, Axes]:
-    """Two panels over generator steps: both losses, and D's mean output on data and samples."""
+def _moving_average(values: list[float], window: int) -> np.ndarray:
+    """Mean of each run of ``window`` consecutive values (one value fewer per extra window)."""
+    return np.convolve(np.asarray(values, dtype=float), np.ones(window) / window, mode="valid")
+
+
+def plot_history(
+    history: History, axes: tuple[Axes, Axes] | None = None, smooth: int | None = None
+) -> tuple[Axes, Axes]:
+    """Two panels over generator steps: both losses, and D's mean output on data and samples.
+
+    Long histories are noisy, so each curve is also drawn as a moving average over ``smooth``
+    steps (default: a 200th of the run), over the raw values in a lighter shade."""
     if axes is None:
         _, axes = plt.subplots(1, 2, figsize=(11, 3.5))
     left, right = axes
     steps = np.asarray(history.step)
-    left.plot(steps, history.d_loss, label="discriminator J(D)", alpha=0.8)
-    left.plot(steps, history.g_loss, label="generator J(G)", alpha=0.8)
+    window = max(1, len(steps) // 200) if smooth is None else smooth
+    curves = (
+        (left, history.d_loss, "discriminator J(D)", "tab:blue"),
+        (left, history.g_loss, "generator J(G)", "tab:orange"),
+        (right, history.d_real, "mean D(x), data", "tab:blue"),
+        (right, history.d_fake, "mean D(G(z)), samples", "tab:orange"),
+    )
+    for ax, values, label, color in curves:
+        if window > 1:
+            ax.plot(steps, values, color=color, alpha=0.2, linewidth=0.8)
+            ax.plot(
+                steps[window - 1 :],
+                _moving_average(values, window),
+                color=color,
+                label=f"{label} (mean of {window} steps)",
+            )
+        else:
+            ax.plot(steps, values, color=color, alpha=0.8, label=label)
     left.set_xlabel("generator step")
     left.set_ylabel("loss")
     left.set_title("Losses")
     left.legend()
-    right.plot(steps, history.d_real, label="mean D(x), data", alpha=0.8)
-    right.plot(steps, history.d_fake, label="mean D(G(z)), samples", alpha=0.8)
     right.axhline(0.5, color="grey", linestyle="--", linewidth=1, label="1/2")
     right.set_ylim(0, 1)
     right.set_xlabel("generator step")
@@ -82,3 +106,41 @@ def plot_history(history: History, axes: tuple[Axes, Axes] | None = None) -> tup
     right.set_title("What the discriminator says")
     right.legend()
     return left, right
+
+
+def show_digits(
+    images, columns: int = 16, ax: Axes | None = None, title: str | None = None
+) -> Axes:
+    """Tile images shaped (N, 1, 28, 28) with values in [-1, 1] into one grid, ``columns`` wide,
+    white digits on black as in MNIST, with a 2-pixel gap between digits."""
+    images = np.asarray(images.detach().cpu() if hasattr(images, "detach") else images)
+    if images.ndim != 4 or images.shape[1] != 1:
+        raise ValueError(f"expected images shaped (N, 1, H, W), got {images.shape}")
+    count, _, height, width = images.shape
+    rows = -(-count // columns)
+    columns = min(columns, count)
+    grid = np.full((rows * (height + 2), columns * (width + 2)), 0.5)  # grey gaps
+    for index, image in enumerate(images[:, 0]):
+        row, column = divmod(index, columns)
+        y, x = row * (height + 2) + 1, column * (width + 2) + 1
+        grid[y : y + height, x : x + width] = (image + 1) / 2
+    ax = _axes(ax, figsize=(columns * 0.5, rows * 0.5 + 0.4))
+    ax.imshow(grid, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def frechet_ratio_axis(ax: Axes) -> Axes:
+    """A log-scale y axis for Frechet ratios, labelled 1, 1.5, 2, 3, 5, 7, 10, ... rather than 10^k.
+    Call it after plotting: it keeps the limits the data gave, a little widened."""
+    ax.set_yscale("log")
+    low, high = ax.get_ylim()
+    ticks = [m * 10**e for e in range(-1, 4) for m in (1, 1.5, 2, 3, 5, 7)]
+    ax.set_yticks(ticks, [f"{t:g}" for t in ticks])
+    ax.yaxis.set_minor_locator(plt.NullLocator())
+    ax.set_ylim(low / 1.15, high * 1.15)  # room for the nearest labels
+    ax.set_ylabel("Frechet ratio (log scale, 1 = real)")
+    return ax

@@ -2,6 +2,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -82,3 +83,37 @@ def test_runs_as_a_module():
         check=False,
     )
     assert done.returncode == 0 and "gaussian1d" in done.stdout
+
+
+def test_dcgan_quick_writes_digits_and_both_recipes_figures(tmp_path, monkeypatch):
+    monkeypatch.setenv("GANCOURSE_DEVICE", "cpu")
+    # a few steps keep the test fast; the notebook and the full budget train for real
+    monkeypatch.setattr(bench, "IMPROVED", replace(bench.IMPROVED, quick_steps=16))
+    monkeypatch.setattr(bench, "PLAIN", replace(bench.PLAIN, quick_steps=16))
+    result = bench.run("dcgan", "quick", tmp_path)
+    samples = np.load(tmp_path / "samples.npy")
+    assert samples.shape == (10_000, 1, 28, 28) and samples.dtype == np.float32
+    assert samples.min() >= -1 and samples.max() <= 1
+    assert result["steps"] == 16 and result["improved"]["steps"] == 16
+    assert result["plain"]["train_seconds"] >= 0.9 * result["improved"]["train_seconds"] or (
+        result["plain"]["steps"] == 160  # or it ran out of steps first
+    )
+    assert result["frechet_ratio"] == result["improved"]["frechet_ratio"] > 0
+    assert len(result["improved"]["class_histogram"]) == 10
+    feeding = result["feeding"]
+    assert feeding["tensor_on_device_steps_per_second"] > 0
+    assert feeding["dataloader_steps_per_second"] > 0
+    assert json.loads((tmp_path / "result.json").read_text())["name"] == "dcgan"
+
+
+def test_dcgan_levers_quick_measures_every_lever(tmp_path, monkeypatch):
+    monkeypatch.setenv("GANCOURSE_DEVICE", "cpu")
+    levers = bench._levers()
+    improved = next(lever for lever in levers if lever[1] is bench.IMPROVED)
+    monkeypatch.setattr(bench, "_levers", lambda: [levers[0], improved])
+    result = bench.run("dcgan-levers", "quick", tmp_path)
+    rows = result["levers"]
+    assert [row["lever"] for row in rows] == [levers[0][0], improved[0]]
+    assert all(row["steps"] >= 1 and row["frechet_ratio"] > 0 for row in rows)
+    assert "frechet_ratio_weight_average" in rows[1]  # measured on IMPROVED's row
+    assert np.load(tmp_path / "samples.npy").shape == (10_000, 1, 28, 28)

@@ -1,0 +1,407 @@
+"""Lesson 3: DCGAN on MNIST. The recipes, their training, and the saved generators.
+
+Radford, Metz and Chintala 2015, "Unsupervised Representation Learning with Deep Convolutional
+Generative Adversarial Networks", arXiv 1511.06434. ``PLAIN`` is the paper's recipe adapted to
+28x28; ``IMPROVED`` is what fits the best digits into the same ten minutes of a 2-core CPU, each
+change measured in notebooks/03_dcgan_mnist.ipynb and in ``python -m gancourse.bench dcgan``.
+
+The notebook trains both and saves them under data/; later lessons load a saved generator with
+:func:`load_generator` instead of training again.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from . import config
+from .data import Digits, tensor_sampler
+from .evaluator import Evaluator
+from .losses import discriminator_loss
+from .nets import dcgan_discriminator, dcgan_generator
+from .train import History, load_checkpoint, train_gan
+
+LATENT_DIM = 100
+UNLIMITED_STEPS = 10**8  # a step count for runs that the clock stops
+
+
+def hinge_discriminator_loss(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+    """The hinge loss for D (Lim and Ye 2017, arXiv 1705.02894; used with spectral norm by
+    Miyato et al. 2018): E[max(0, 1 - D(x))] + E[max(0, 1 + D(G(z)))], D(.) the logit. D stops
+    pushing on samples it already scores beyond the margin, which keeps it from overconfidence."""
+    return F.relu(1.0 - real_logits).mean() + F.relu(1.0 + fake_logits).mean()
+
+
+def hinge_generator_loss(fake_logits: Tensor) -> Tensor:
+    """The hinge game's generator cost: -E[D(G(z))], raise the logit of the samples."""
+    return -fake_logits.mean()
+
+
+def diff_augment(images: Tensor, shift: int = 3, cutout: int = 14) -> Tensor:
+    """Differentiable augmentation (Zhao et al. 2020, arXiv 2006.10738), sized for 28x28 digits:
+    move each image by up to ``shift`` pixels each way (the border filled with background, -1),
+    then blank a random ``cutout`` x ``cutout`` square. Both are indexing and masking, so
+    gradients flow through to G. Applied to real and fake images alike, every time D looks, it
+    shows D many versions of each of the few real digits, which slows D's memorising them."""
+    n, _, height, width = images.shape
+    device = images.device
+    padded = F.pad(images, (shift, shift, shift, shift), value=-1.0)
+    dy = torch.randint(0, 2 * shift + 1, (n, 1, 1), device=device)
+    dx = torch.randint(0, 2 * shift + 1, (n, 1, 1), device=device)
+    rows = torch.arange(height, device=device).view(1, -1, 1) + dy
+    cols = torch.arange(width, device=device).view(1, 1, -1) + dx
+    batch = torch.arange(n, device=device).view(-1, 1, 1)
+    moved = padded[batch, 0, rows, cols].unsqueeze(1)
+    half = cutout // 2
+    cy = torch.randint(0, height, (n, 1, 1), device=device)
+    cx = torch.randint(0, width, (n, 1, 1), device=device)
+    ys = torch.arange(height, device=device).view(1, -1, 1)
+    xs = torch.arange(width, device=device).view(1, 1, -1)
+    inside = (ys >= cy - half) & (ys < cy + half) & (xs >= cx - half) & (xs < cx + half)
+    return torch.where(inside.unsqueeze(1), torch.full_like(moved, -1.0), moved)
+
+
+class AugmentedDiscriminator(nn.Module):
+    """D that sees every image through :func:`diff_augment` while training (not in eval)."""
+
+    def __init__(self, discriminator: nn.Module) -> None:
+        super().__init__()
+        self.discriminator = discriminator
+
+    def forward(self, images: Tensor) -> Tensor:
+        return self.discriminator(diff_augment(images) if self.training else images)
+
+
+@torch.no_grad()
+def update_average(average: nn.Module, model: nn.Module, decay: float = 0.999) -> None:
+    """Exponential moving average of weights for sampling (Yazici et al. 2018, arXiv
+    1806.04498): theta_avg <- decay * theta_avg + (1 - decay) * theta; buffers are copied."""
+    for kept, current in zip(average.parameters(), model.parameters(), strict=True):
+        kept.lerp_(current, 1.0 - decay)
+    for kept, current in zip(average.buffers(), model.buffers(), strict=True):
+        kept.copy_(current)
+
+
+# name -> (D's loss, G's loss): the games a recipe may play
+GAMES: dict[str, tuple[Callable[[Tensor, Tensor], Tensor], str | Callable[[Tensor], Tensor]]] = {
+    "non_saturating": (discriminator_loss, "non_saturating"),
+    "hinge": (hinge_discriminator_loss, hinge_generator_loss),
+}
+
+
+def linear_to_zero(progress: float) -> float:
+    """The learning-rate schedule of a fixed budget: the rate falls linearly from its initial
+    value to zero as ``progress`` goes from 0 to 1 (Li, Yumer and Ramanan 2020, "Budgeted
+    Training", arXiv 1905.04753). As the steps shrink, the players stop circling and settle."""
+    return 1.0 - progress
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """One way to train the DCGAN: the models, the game, the optimiser and the budget."""
+
+    name: str
+    width: int = 64  # channels: G's last hidden layer has 2 * width, D's first layer width
+    d_norm: str = "batch"  # "batch" (the paper) or "spectral" (Miyato et al. 2018)
+    minibatch_std: bool = False  # D sees the batch's spread (Karras et al. 2017)
+    game: str = "non_saturating"
+    batch_size: int = 64
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    beta1: float = 0.5  # Adam's first-moment decay: the paper lowers it from 0.9 to 0.5
+    lr_decay: bool = False  # both rates fall linearly to zero over the run (linear_to_zero)
+    augment: bool = False  # DiffAugment on everything D sees (Zhao et al. 2020)
+    quick_steps: int = 150
+    full_steps: int = 2000  # with full_seconds, the most steps (a fast GPU stops here)
+    full_seconds: float | None = None  # the full budget in seconds of training, if it has one
+
+    def __post_init__(self) -> None:
+        if self.game not in GAMES:
+            raise ValueError(f"unknown game {self.game!r}: choose one of {', '.join(GAMES)}")
+
+    def steps(self) -> int:
+        """Training steps at the current budget (GANCOURSE_BUDGET); with :meth:`seconds`, the
+        most steps, since the clock usually stops the run first."""
+        return config.budgeted(quick=self.quick_steps, full=self.full_steps)
+
+    def seconds(self) -> float | None:
+        """Seconds of training at the current budget, or None where the steps alone decide."""
+        return config.budgeted(quick=None, full=self.full_seconds)
+
+    def lr_schedule(self) -> Callable[[float], float] | None:
+        """The schedule for ``train_gan(lr_schedule=...)``: linear_to_zero, or None (constant)."""
+        return linear_to_zero if self.lr_decay else None
+
+    def record_moments(self) -> dict[str, Any]:
+        """When a :class:`TrainingRecord` measures a run at the current budget: after each eighth
+        of its seconds when it has a time budget, else of its steps (the last at the end)."""
+        seconds = self.seconds()
+        if seconds is not None:
+            return {"at_seconds": tuple(seconds * i / 8 for i in range(1, 8))}
+        return {"every_steps": -(-self.steps() // 8)}
+
+
+# The paper's recipe; its full budget (about 5 minutes on the reference 2-core CPU) shows its
+# plateau, and the benchmark trains it for as long as IMPROVED.
+PLAIN = Recipe("plain", quick_steps=150, full_steps=2000)
+# The best digits for ten minutes of a 2-core CPU, each change measured by
+# `python -m gancourse.bench dcgan-levers` (notebook 03, section 5).
+IMPROVED = Recipe(
+    "improved",
+    width=24,
+    d_norm="spectral",
+    lr_g=1e-3,
+    lr_d=1e-3,
+    lr_decay=True,
+    quick_steps=600,
+    full_steps=40_000,  # a cap for fast machines; on the reference CPU the clock stops it
+    full_seconds=600.0,
+)
+RECIPES = {recipe.name: recipe for recipe in (PLAIN, IMPROVED)}
+
+
+def recipe_named(name: str | Recipe) -> Recipe:
+    """The recipe called ``name`` (a Recipe passes through)."""
+    if isinstance(name, Recipe):
+        return name
+    try:
+        return RECIPES[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown recipe {name!r}: choose one of {', '.join(RECIPES)}") from None
+
+
+def fast_layout(model: nn.Module, device: torch.device | str) -> nn.Module:
+    """``model`` on ``device``, its convolution weights in the channels-last memory layout where
+    the convolution libraries prefer it (oneDNN on CPUs, cuDNN on GPUs). Same numbers, other
+    order in memory: on the reference 2-core CPU a training step of the improved recipe took
+    about 12% less time (measured with ``python -m gancourse.bench dcgan``)."""
+    device = torch.device(device)
+    if device.type in ("cpu", "cuda"):
+        return model.to(device, memory_format=torch.channels_last)
+    return model.to(device)
+
+
+def build_models(recipe: Recipe, device: torch.device | str = "cpu") -> tuple[nn.Module, nn.Module]:
+    """The recipe's generator and discriminator, initialised N(0, 0.02), on ``device``."""
+    generator = dcgan_generator(LATENT_DIM, recipe.width)
+    discriminator = dcgan_discriminator(
+        recipe.width, norm=recipe.d_norm, minibatch_std=recipe.minibatch_std
+    )
+    if recipe.augment:
+        discriminator = AugmentedDiscriminator(discriminator)
+    return fast_layout(generator, device), fast_layout(discriminator, device)
+
+
+def build_optimizers(
+    recipe: Recipe, generator: nn.Module, discriminator: nn.Module
+) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
+    """Adam for each player, with the recipe's learning rates and beta1 (beta2 = 0.999)."""
+    betas = (recipe.beta1, 0.999)
+    return (
+        torch.optim.Adam(generator.parameters(), lr=recipe.lr_g, betas=betas),
+        torch.optim.Adam(discriminator.parameters(), lr=recipe.lr_d, betas=betas),
+    )
+
+
+def checkpoint_path(recipe: str | Recipe, budget: str | None = None) -> Path:
+    """Where the notebook keeps the recipe's trained models: data/dcgan_<recipe>_<budget>.pt."""
+    return config.data_dir() / f"dcgan_{recipe_named(recipe).name}_{budget or config.budget()}.pt"
+
+
+def train_models(
+    recipe: Recipe,
+    generator: nn.Module,
+    discriminator: nn.Module,
+    sample_data: Callable[[int], Tensor],
+    *,
+    device: torch.device | str = "cpu",
+    steps: int | None = None,
+    checkpoint: str | Path | None = None,
+    resume: bool = True,
+    time_limit: float | None = None,
+    callback: Callable[[int], None] | None = None,
+    progress: bool = True,
+) -> History:
+    """Train built models with the recipe's game, optimisers and learning-rate schedule, in the
+    shared loop of lesson 1.
+
+    With neither ``steps`` nor ``time_limit``, the recipe's budget decides (:meth:`Recipe.steps`,
+    :meth:`Recipe.seconds`); with only ``time_limit``, the clock alone stops the run. The other
+    keywords are :func:`gancourse.train.train_gan`'s.
+    """
+    if steps is None and time_limit is None:
+        steps, time_limit = recipe.steps(), recipe.seconds()
+    elif steps is None:
+        steps = UNLIMITED_STEPS
+    opt_g, opt_d = build_optimizers(recipe, generator, discriminator)
+    d_loss, g_loss = GAMES[recipe.game]
+    return train_gan(
+        generator,
+        discriminator,
+        sample_data=sample_data,
+        sample_noise=lambda m: torch.randn(m, LATENT_DIM, device=device),
+        opt_g=opt_g,
+        opt_d=opt_d,
+        steps=steps,
+        batch_size=recipe.batch_size,
+        k=1,
+        g_loss=g_loss,
+        d_loss=d_loss,
+        checkpoint=checkpoint,
+        resume=resume,
+        callback=callback,
+        progress=progress,
+        desc=f"DCGAN {recipe.name}",
+        time_limit=time_limit,
+        lr_schedule=recipe.lr_schedule(),
+    )
+
+
+def train_recipe(
+    recipe: str | Recipe,
+    digits: Digits,
+    *,
+    seed: int = 0,
+    device: torch.device | str = "cpu",
+    **kwargs,
+) -> tuple[nn.Module, nn.Module, History]:
+    """Seed, build the recipe's models and train them on ``digits``, which go to the device once
+    (``data.tensor_sampler``). Keywords are :func:`train_models`'. Returns G, D and the history."""
+    recipe = recipe_named(recipe)
+    config.seed_everything(seed)
+    generator, discriminator = build_models(recipe, device)
+    sample_data = tensor_sampler(digits.images, device)
+    history = train_models(recipe, generator, discriminator, sample_data, device=device, **kwargs)
+    return generator, discriminator, history
+
+
+def load_generator(
+    recipe: str | Recipe = "improved",
+    budget: str | None = None,
+    device: torch.device | str | None = None,
+    path: str | Path | None = None,
+) -> nn.Module:
+    """The generator that notebook 03 trained and saved, in evaluation mode, for later lessons.
+
+    Reads ``path``, by default :func:`checkpoint_path` for the recipe and budget (the current one
+    unless given). Raises FileNotFoundError saying which notebook makes the file.
+    """
+    recipe = recipe_named(recipe)
+    path = Path(path) if path is not None else checkpoint_path(recipe, budget)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"no trained DCGAN generator at {path}: run notebooks/03_dcgan_mnist.ipynb (budget "
+            f"{budget or config.budget()}) to train and save it, or pass the path of one"
+        )
+    generator = build_models(recipe)[0]
+    load_checkpoint(path, generator)
+    return generator.to(config.device() if device is None else device).eval()
+
+
+class TrainingRecord:
+    """A :func:`train_gan` callback that watches a DCGAN learn: at chosen moments it measures
+    the evaluator's Frechet ratio on 3,000 fixed latent codes and keeps a snapshot of G on 16
+    other fixed codes. Its own time is kept out of the training seconds it reports.
+
+    Moments are every ``every_steps`` steps, or (for comparing recipes at equal time) the first
+    step past each of ``at_seconds``. :meth:`finish` adds the final step and, with ``path`` (a
+    checkpoint's path), saves the record beside it; with ``resume`` a record saved there before
+    is loaded, so a notebook that loads a finished checkpoint also gets its record back.
+    """
+
+    def __init__(
+        self,
+        generator: nn.Module,
+        evaluator: Evaluator,
+        *,
+        every_steps: int = 0,
+        at_seconds: Sequence[float] = (),
+        probe: int = 3000,
+        path: str | Path | None = None,
+        resume: bool = True,
+        verbose: bool = False,
+    ) -> None:
+        if not every_steps and not at_seconds:
+            raise ValueError("give every_steps or at_seconds: when to measure the generator")
+        self.generator, self.evaluator = generator, evaluator
+        self.every_steps, self.marks, self.probe = every_steps, list(at_seconds), probe
+        self.points: list[dict[str, float]] = []
+        self.snapshots: list[Tensor] = []
+        self.start, self.paused = time.perf_counter(), 0.0
+        self.finished: float | None = None  # training seconds, frozen by finish()
+        self.verbose = verbose
+        self.path = None if path is None else Path(path).with_name(Path(path).stem + "_record.pt")
+        if resume and self.path is not None and self.path.is_file():
+            state = torch.load(self.path, weights_only=True)
+            self.points, self.snapshots = list(state["points"]), list(state["snapshots"])
+
+    def train_seconds(self) -> float:
+        """Seconds since the record was made, less the time spent measuring, until finish()."""
+        if self.finished is not None:
+            return self.finished
+        return time.perf_counter() - self.start - self.paused
+
+    def measure(self, step: int) -> None:
+        """Record the Frechet ratio and a snapshot now."""
+        paused = time.perf_counter()
+        figures = self.evaluator.evaluate(generate(self.generator, self.probe, seed=1))
+        self.snapshots.append(generate(self.generator, 16, seed=2))
+        self.paused += time.perf_counter() - paused
+        self.points.append(
+            {
+                "step": step,
+                "train_seconds": round(self.train_seconds(), 1),
+                "frechet_ratio": figures["frechet_ratio"],
+                "smallest_class": min(figures["class_histogram"]),
+            }
+        )
+        if self.verbose:
+            point = self.points[-1]
+            print(
+                f"step {step}, {point['train_seconds']:.0f} s of training: "
+                f"Frechet ratio {point['frechet_ratio']:.2f}",
+                flush=True,
+            )
+
+    def __call__(self, step: int) -> None:
+        if self.every_steps and step % self.every_steps == 0:
+            self.measure(step)
+        elif self.marks and self.train_seconds() >= self.marks[0]:
+            self.marks.pop(0)
+            self.measure(step)
+
+    def finish(self, step: int) -> None:
+        """Measure the final generator unless that step is already recorded; save the record."""
+        if not self.points or self.points[-1]["step"] != step:
+            self.measure(step)
+        self.finished = self.points[-1]["train_seconds"]
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            torch.save({"points": self.points, "snapshots": self.snapshots}, self.path)
+
+
+@torch.no_grad()
+def generate(generator: nn.Module, n: int, seed: int = 0, batch: int = 1000) -> Tensor:
+    """``n`` digits from ``generator`` in evaluation mode, on the CPU, shaped (n, 1, 28, 28).
+
+    The noise comes from its own seeded generator, so the same seed gives the same digits
+    whatever else has drawn random numbers."""
+    device = next(generator.parameters()).device
+    noise = torch.randn(n, LATENT_DIM, generator=torch.Generator().manual_seed(seed))
+    was_training = generator.training
+    generator.eval()
+    images = torch.cat([generator(z.to(device)).cpu() for z in noise.split(batch)])
+    generator.train(was_training)
+    return images
+
+
+def recipe_settings(recipe: Recipe) -> dict:
+    """The recipe as a plain dict, for result files."""
+    return asdict(recipe)
