@@ -1,0 +1,137 @@
+"""The 2D setting of lessons 4 and 5: GANs on the ring of 8 and the grid of 25.
+
+Three discriminators on the same generator: a plain MLP, the same MLP with minibatch
+discrimination before its last layer (Salimans et al. 2016, arXiv 1606.03498), and PacGAN-2
+(Lin et al. 2018, arXiv 1712.04086), which judges two samples at a time. Notebooks 04 and 05
+write these out; the benchmarks and the instructor's panel reuse them from here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import config
+from .data import Mixture2D, mixture
+from .metrics import ModeCoverage, mode_coverage
+from .nets import MinibatchDiscrimination, Packed, mlp
+from .train import History, train_gan
+
+KINDS = ("plain", "minibatch", "pacgan2")
+EVAL_SAMPLES = 2500  # VEEGAN's protocol
+
+
+@dataclass(frozen=True)
+class Setup:
+    """One 2D GAN: the discriminator's kind and the shared sizes and optimiser settings."""
+
+    kind: str = "plain"
+    latent_dim: int = 2
+    hidden: int = 128
+    layers: int = 3
+    kernels: int = 16  # minibatch discrimination: B
+    kernel_dim: int = 8  # and C
+    batch_size: int = 256
+    lr: float = 1e-3
+    beta1: float = 0.5
+    lr_decay: bool = True  # both learning rates fall linearly to 0 over the steps
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown discriminator kind {self.kind!r}: choose one of {KINDS}")
+        if self.kind == "pacgan2" and self.batch_size % 2:
+            raise ValueError(f"PacGAN-2 needs an even batch size, got {self.batch_size}")
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class MinibatchDiscriminator(nn.Module):
+    """An MLP discriminator with minibatch discrimination before its last layer:
+    x -> f(x) (hidden features) -> [f(x), o(x)] -> logit."""
+
+    def __init__(self, hidden: int, layers: int, kernels: int, kernel_dim: int) -> None:
+        super().__init__()
+        self.features = nn.Sequential(mlp(2, hidden, (hidden,) * (layers - 1)), nn.LeakyReLU(0.2))
+        self.minibatch = MinibatchDiscrimination(hidden, kernels, kernel_dim)
+        self.out = nn.Linear(hidden + kernels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out(self.minibatch(self.features(x)))
+
+
+def players(setup: Setup, device: torch.device | str = "cpu") -> tuple[nn.Module, nn.Module]:
+    """G: latent_dim -> hidden x layers (ReLU) -> 2, and the D of ``setup.kind``, each with
+    ``layers`` hidden layers of ``hidden`` units (LeakyReLU 0.2)."""
+    widths = (setup.hidden,) * setup.layers
+    generator = mlp(setup.latent_dim, 2, widths, activation="relu")
+    if setup.kind == "plain":
+        discriminator: nn.Module = mlp(2, 1, widths)
+    elif setup.kind == "minibatch":
+        discriminator = MinibatchDiscriminator(
+            setup.hidden, setup.layers, setup.kernels, setup.kernel_dim
+        )
+    else:
+        discriminator = Packed(mlp(2 * 2, 1, widths), m=2)
+    return generator.to(device), discriminator.to(device)
+
+
+def train_toy2d(
+    target: str | Mixture2D,
+    setup: Setup,
+    steps: int,
+    seed: int = 0,
+    device: torch.device | str = "cpu",
+    callback: Callable[[int], None] | None = None,
+    progress: bool = True,
+) -> tuple[nn.Module, nn.Module, History]:
+    """Train ``setup`` on ``target`` ("ring", "grid" or a Mixture2D) for ``steps`` steps from
+    ``seed``, with the non-saturating game, k = 1 and Adam."""
+    target = mixture(target) if isinstance(target, str) else target
+    config.seed_everything(seed)
+    generator, discriminator = players(setup, device)
+    betas = (setup.beta1, 0.999)
+    opt_g = torch.optim.Adam(generator.parameters(), lr=setup.lr, betas=betas)
+    opt_d = torch.optim.Adam(discriminator.parameters(), lr=setup.lr, betas=betas)
+    history = train_gan(
+        generator,
+        discriminator,
+        sample_data=target.sampler(device),
+        sample_noise=lambda m: torch.randn(m, setup.latent_dim, device=device),
+        opt_g=opt_g,
+        opt_d=opt_d,
+        steps=steps,
+        batch_size=setup.batch_size,
+        k=1,
+        g_loss="non_saturating",
+        callback=callback,
+        progress=progress,
+        desc=f"{setup.kind} GAN on the {target.name}, seed {seed}",
+        lr_schedule=(lambda done: 1 - done) if setup.lr_decay else None,
+    )
+    return generator, discriminator, history
+
+
+@torch.no_grad()
+def generate(generator: nn.Module, n: int, seed: int = 1) -> np.ndarray:
+    """``n`` samples (n, 2) from fixed noise (its own generator, so the global one is left as
+    it was); G is put in evaluation mode for the draw and returned to its previous mode."""
+    latent_dim = next(m for m in generator.modules() if isinstance(m, nn.Linear)).in_features
+    device = next(generator.parameters()).device
+    z = torch.randn(n, latent_dim, generator=torch.Generator().manual_seed(seed)).to(device)
+    was_training = generator.training
+    generator.eval()
+    samples = generator(z).cpu().numpy()
+    generator.train(was_training)
+    return samples
+
+
+def evaluate(generator: nn.Module, target: str | Mixture2D, seed: int = 1) -> ModeCoverage:
+    """VEEGAN's and PacGAN's mode metrics on ``EVAL_SAMPLES`` samples of ``generator``."""
+    target = mixture(target) if isinstance(target, str) else target
+    samples = generate(generator, EVAL_SAMPLES, seed)
+    return mode_coverage(samples, target.means.numpy(), target.std)

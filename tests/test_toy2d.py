@@ -1,0 +1,49 @@
+import numpy as np
+import pytest
+import torch
+
+from gancourse import toy2d
+
+
+@pytest.mark.parametrize("kind", toy2d.KINDS)
+def test_players_shapes(kind):
+    setup = toy2d.Setup(kind=kind, hidden=16, layers=2, kernels=4, kernel_dim=3)
+    generator, discriminator = toy2d.players(setup)
+    fake = generator(torch.randn(8, setup.latent_dim))
+    assert fake.shape == (8, 2)
+    logits = discriminator(fake)
+    assert logits.shape == ((4, 1) if kind == "pacgan2" else (8, 1))
+
+
+def test_minibatch_discriminator_judges_a_sample_by_its_batch():
+    torch.manual_seed(0)
+    _, discriminator = toy2d.players(toy2d.Setup(kind="minibatch", hidden=16, layers=2))
+    x = torch.randn(1, 2)
+    among_copies = discriminator(torch.cat([x, x.repeat(7, 1)]))[0]
+    among_others = discriminator(torch.cat([x, 3 * torch.randn(7, 2)]))[0]
+    assert not torch.allclose(among_copies, among_others)
+
+
+def test_a_short_run_learns_the_ring_scale():
+    setup = toy2d.Setup(hidden=32, layers=2, batch_size=128)
+    generator, _, history = toy2d.train_toy2d("ring", setup, steps=1000, progress=False)
+    radius = np.linalg.norm(toy2d.generate(generator, 1000), axis=1)
+    assert history.step[-1] == 1000
+    assert abs(np.median(radius) - 2.0) < 0.5, np.median(radius)
+
+
+def test_generate_is_repeatable_and_leaves_the_global_generator_alone():
+    generator, _ = toy2d.players(toy2d.Setup(hidden=8, layers=1))
+    state = torch.get_rng_state()
+    first = toy2d.generate(generator, 5, seed=3)
+    assert torch.equal(state, torch.get_rng_state())
+    np.testing.assert_array_equal(first, toy2d.generate(generator, 5, seed=3))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [({"kind": "wasserstein"}, "plain"), ({"kind": "pacgan2", "batch_size": 255}, "even")],
+)
+def test_bad_setups_are_clear_errors(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        toy2d.Setup(**kwargs)
