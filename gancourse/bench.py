@@ -30,8 +30,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import config, metrics, toy1d
-from .data import Digits, load_mnist, tensor_sampler
+from . import config, metrics, toy1d, toy2d
+from .data import Digits, load_mnist, mixture, tensor_sampler
 from .dcgan import (
     IMPROVED,
     PLAIN,
@@ -367,10 +367,43 @@ def dcgan_levers(device: torch.device, seed: int) -> Outcome:
     )
 
 
+def _toy2d_benchmark(target: str, kind: str) -> Callable[[torch.device, int], Outcome]:
+    """A benchmark that trains lessons 4 and 5's GAN (``toy2d.LESSON``) with a ``kind`` of
+    discriminator on the 2D ``target``."""
+
+    def run_toy2d(device: torch.device, seed: int) -> Outcome:
+        setup = replace(toy2d.LESSON, kind=kind)
+        steps = toy2d.lesson_steps()
+        start = time.perf_counter()
+        generator, _, _ = toy2d.train_toy2d(target, setup, steps, seed, device, progress=False)
+        train_seconds = time.perf_counter() - start
+        samples = toy2d.generate(generator, N_SAMPLES, seed=seed + 1)
+        mix = mixture(target)
+        coverage = metrics.mode_coverage(samples[: toy2d.EVAL_SAMPLES], mix.means.numpy(), mix.std)
+        return Outcome(
+            samples=samples,
+            metrics={
+                "target": target,
+                "samples_measured": toy2d.EVAL_SAMPLES,
+                **coverage.as_dict(),
+                "setup": setup.as_dict(),
+            },
+            steps=steps,
+            train_seconds=train_seconds,
+        )
+
+    run_toy2d.__doc__ = (
+        f"Lessons 4 and 5: a {kind} GAN on the {target}; modes, high quality, reverse KL"
+    )
+    return run_toy2d
+
+
 BENCHMARKS: dict[str, Callable[[torch.device, int], Outcome]] = {
     "gaussian1d": gaussian1d,
     "dcgan": dcgan,
     "dcgan-levers": dcgan_levers,
+    "ring": _toy2d_benchmark("ring", "plain"),
+    "grid": _toy2d_benchmark("grid", "plain"),
 }
 
 

@@ -31,12 +31,15 @@ class Setup:
 
     kind: str = "plain"
     latent_dim: int = 2
-    hidden: int = 128
-    layers: int = 3
+    hidden: int = 128  # D's hidden width
+    layers: int = 3  # D's hidden layers
+    g_hidden: int = 128
+    g_layers: int = 3
     kernels: int = 16  # minibatch discrimination: B
     kernel_dim: int = 8  # and C
     batch_size: int = 256
-    lr: float = 1e-3
+    lr: float = 1e-3  # D's learning rate
+    lr_g: float | None = None  # G's; None: the same as D's
     beta1: float = 0.5
     lr_decay: bool = True  # both learning rates fall linearly to 0 over the steps
 
@@ -68,7 +71,7 @@ def players(setup: Setup, device: torch.device | str = "cpu") -> tuple[nn.Module
     """G: latent_dim -> hidden x layers (ReLU) -> 2, and the D of ``setup.kind``, each with
     ``layers`` hidden layers of ``hidden`` units (LeakyReLU 0.2)."""
     widths = (setup.hidden,) * setup.layers
-    generator = mlp(setup.latent_dim, 2, widths, activation="relu")
+    generator = mlp(setup.latent_dim, 2, (setup.g_hidden,) * setup.g_layers, activation="relu")
     if setup.kind == "plain":
         discriminator: nn.Module = mlp(2, 1, widths)
     elif setup.kind == "minibatch":
@@ -95,7 +98,8 @@ def train_toy2d(
     config.seed_everything(seed)
     generator, discriminator = players(setup, device)
     betas = (setup.beta1, 0.999)
-    opt_g = torch.optim.Adam(generator.parameters(), lr=setup.lr, betas=betas)
+    lr_g = setup.lr if setup.lr_g is None else setup.lr_g
+    opt_g = torch.optim.Adam(generator.parameters(), lr=lr_g, betas=betas)
     opt_d = torch.optim.Adam(discriminator.parameters(), lr=setup.lr, betas=betas)
     history = train_gan(
         generator,
@@ -135,3 +139,54 @@ def evaluate(generator: nn.Module, target: str | Mixture2D, seed: int = 1) -> Mo
     target = mixture(target) if isinstance(target, str) else target
     samples = generate(generator, EVAL_SAMPLES, seed)
     return mode_coverage(samples, target.means.numpy(), target.std)
+
+
+# Lessons 4 and 5's GAN: the mode-collapse setting of the Unrolled GAN paper (Metz et al. 2016,
+# arXiv 1611.02163, appendix A): z in 256 dimensions, G with two hidden layers of 128 ReLUs, D
+# with one hidden layer of 128; Adam with beta1 0.5, here 0.001 for both players decayed
+# linearly to 0, batch 256.
+LESSON = Setup(
+    kind="plain",
+    latent_dim=256,
+    g_hidden=128,
+    g_layers=2,
+    hidden=128,
+    layers=1,
+    batch_size=256,
+    lr=1e-3,
+)
+
+
+def lesson_steps() -> int:
+    """Training steps of lessons 4 and 5 at the current budget."""
+    return config.budgeted(quick=1500, full=6000)
+
+
+class ModeRecord:
+    """A ``train_gan`` callback: every ``every`` steps, the mode metrics of ``EVAL_SAMPLES``
+    samples from fixed noise, and ``keep`` of those samples for snapshots."""
+
+    def __init__(
+        self, generator: nn.Module, target: str | Mixture2D, every: int, keep: int = 500
+    ) -> None:
+        if not isinstance(every, int) or every < 1:
+            raise ValueError(f"every must be a positive integer, got {every!r}")
+        self.generator, self.every, self.keep = generator, every, keep
+        self.target = mixture(target) if isinstance(target, str) else target
+        self.steps: list[int] = []
+        self.coverage: list[ModeCoverage] = []
+        self.snapshots: list[np.ndarray] = []
+
+    def __call__(self, step: int) -> None:
+        if step % self.every == 0:
+            self.measure(step)
+
+    def measure(self, step: int) -> None:
+        samples = generate(self.generator, EVAL_SAMPLES, seed=1)
+        self.steps.append(step)
+        self.coverage.append(mode_coverage(samples, self.target.means.numpy(), self.target.std))
+        self.snapshots.append(samples[: self.keep])
+
+    def histograms(self) -> np.ndarray:
+        """(measurements, modes): the share of samples nearest to each mode, over time."""
+        return np.stack([c.histogram for c in self.coverage])

@@ -117,3 +117,16 @@ def test_dcgan_levers_quick_measures_every_lever(tmp_path, monkeypatch):
     assert all(row["steps"] >= 1 and row["frechet_ratio"] > 0 for row in rows)
     assert "frechet_ratio_weight_average" in rows[1]  # measured on IMPROVED's row
     assert np.load(tmp_path / "samples.npy").shape == (10_000, 1, 28, 28)
+
+
+def test_ring_quick_writes_points_and_mode_metrics(tmp_path, monkeypatch):
+    monkeypatch.setenv("GANCOURSE_DEVICE", "cpu")
+    argv = ["ring", "--budget", "quick", "--out", str(tmp_path), "--threads", "1"]
+    assert bench.main(argv) == 0
+    result = json.loads((tmp_path / "result.json").read_text())
+    samples = np.load(tmp_path / "samples.npy")
+    assert samples.shape == (10_000, 2)
+    assert result["samples_measured"] == 2500 and result["modes"] == 8
+    assert 0 <= result["modes_captured"] <= 8
+    assert 0 <= result["reverse_kl"] <= np.log(8) + 1e-9
+    assert result["steps"] == 1500 and result["setup"]["kind"] == "plain"

@@ -47,3 +47,23 @@ def test_generate_is_repeatable_and_leaves_the_global_generator_alone():
 def test_bad_setups_are_clear_errors(kwargs, message):
     with pytest.raises(ValueError, match=message):
         toy2d.Setup(**kwargs)
+
+
+def test_mode_record_measures_every_few_steps():
+    setup = toy2d.Setup(hidden=16, layers=1, g_hidden=16, g_layers=1, batch_size=64)
+    generator, _ = toy2d.players(setup)
+    record = toy2d.ModeRecord(generator, "grid", every=5, keep=10)
+    for step in range(1, 16):
+        record(step)
+    assert record.steps == [5, 10, 15]
+    assert record.histograms().shape == (3, 25)
+    np.testing.assert_allclose(record.histograms().sum(axis=1), 1.0)
+    assert record.snapshots[0].shape == (10, 2)
+    with pytest.raises(ValueError, match="every"):
+        toy2d.ModeRecord(generator, "ring", every=0)
+
+
+def test_lesson_setting_is_the_unrolled_gan_papers():
+    setup = toy2d.LESSON
+    assert (setup.latent_dim, setup.g_hidden, setup.g_layers) == (256, 128, 2)
+    assert (setup.hidden, setup.layers, setup.batch_size) == (128, 1, 256)
