@@ -107,3 +107,55 @@ def generator_loss(name: str) -> Callable[[Tensor], Tensor]:
         raise ValueError(
             f"unknown generator loss {name!r}: choose one of {', '.join(GENERATOR_LOSSES)}"
         ) from None
+
+
+def wasserstein_critic_loss(real_scores: Tensor, fake_scores: Tensor) -> Tensor:
+    """The critic's cost E_z[f(G(z))] - E_data[f(x)]: minimising it maximises the estimate of
+    the Wasserstein-1 distance, W1 = sup over 1-Lipschitz f of E_data[f(x)] - E_g[f(x)]
+    (Arjovsky, Chintala, Bottou 2017, "Wasserstein GAN", arXiv 1701.07875, equation 3). The
+    critic's outputs are scores, not logits: no sigmoid anywhere."""
+    real = check_logits(real_scores, "real_scores")
+    fake = check_logits(fake_scores, "fake_scores")
+    return fake.mean() - real.mean()
+
+
+def wasserstein_generator_loss(fake_scores: Tensor) -> Tensor:
+    """The generator's cost -E_z[f(G(z))] (Arjovsky et al. 2017, Algorithm 1)."""
+    return -check_logits(fake_scores, "fake_scores").mean()
+
+
+def interpolates(real: Tensor, fake: Tensor) -> Tensor:
+    """x_hat = eps x + (1 - eps) x_tilde with one eps ~ U[0, 1] per sample, on the straight
+    line between a real and a generated sample (Gulrajani et al. 2017, arXiv 1704.00028,
+    Algorithm 1). Draws eps from PyTorch's global generator."""
+    if real.shape != fake.shape:
+        raise ValueError(
+            f"real and fake batches must have the same shape to pair them, got "
+            f"{tuple(real.shape)} and {tuple(fake.shape)}"
+        )
+    eps = torch.rand(real.shape[0], *([1] * (real.dim() - 1)), device=real.device)
+    return eps * real + (1 - eps) * fake
+
+
+def gradient_penalty(
+    critic: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor, weight: float = 10.0
+) -> Tensor:
+    """WGAN-GP's penalty lambda E[(||grad_x f(x_hat)||_2 - 1)^2] on ``interpolates`` of the
+    batches (Gulrajani et al. 2017, arXiv 1704.00028, equation 3; lambda = 10 there). Zero
+    for a critic whose gradient has norm 1 everywhere, such as f(x) = w.x with |w| = 1. Keeps
+    the graph, so the critic's optimiser can step on it."""
+    x_hat = interpolates(real.detach(), fake.detach()).requires_grad_(True)
+    scores = check_logits(critic(x_hat), "critic scores")
+    (grad,) = torch.autograd.grad(scores.sum(), x_hat, create_graph=True)
+    norms = grad.flatten(1).norm(dim=1)
+    return weight * ((norms - 1) ** 2).mean()
+
+
+@torch.no_grad()
+def clip_weights(module: torch.nn.Module, c: float = 0.01) -> None:
+    """Clamp every parameter of the critic to [-c, c] after each of its steps, the crude way
+    WGAN keeps f Lipschitz (Arjovsky et al. 2017, Algorithm 1; c = 0.01 there)."""
+    if not c > 0:
+        raise ValueError(f"the clipping bound c must be positive, got {c}")
+    for parameter in module.parameters():
+        parameter.clamp_(-c, c)

@@ -79,3 +79,47 @@ def test_wrong_logit_shapes_are_clear_errors(shape):
 def test_logits_must_be_tensors():
     with pytest.raises(TypeError, match="must be a torch.Tensor"):
         losses.minimax([0.0, 1.0])
+
+
+def test_wasserstein_losses_are_differences_of_means():
+    real, fake = torch.tensor([1.0, 3.0]), torch.tensor([[0.5], [-0.5]])
+    assert losses.wasserstein_critic_loss(real, fake).item() == pytest.approx(0.0 - 2.0)
+    assert losses.wasserstein_generator_loss(fake).item() == pytest.approx(0.0)
+
+
+def test_interpolates_use_one_epsilon_per_sample():
+    torch.manual_seed(0)
+    real, fake = torch.ones(64, 1, 4, 4), torch.zeros(64, 1, 4, 4)
+    x_hat = losses.interpolates(real, fake)
+    # between ones and zeros, x_hat is eps itself: constant within a sample, varying across them
+    per_sample = x_hat.flatten(1)
+    assert torch.equal(per_sample.min(dim=1).values, per_sample.max(dim=1).values)
+    assert per_sample[:, 0].std() > 0.2
+    assert per_sample.min() >= 0 and per_sample.max() <= 1
+
+
+def test_gradient_penalty_is_zero_for_a_unit_slope_linear_critic():
+    torch.manual_seed(0)
+    w = torch.tensor([0.6, 0.8])  # |w| = 1
+    penalty = losses.gradient_penalty(lambda x: x @ w, torch.randn(32, 2), torch.randn(32, 2))
+    assert penalty.item() == pytest.approx(0.0, abs=1e-10)
+    steep = losses.gradient_penalty(lambda x: x @ (3 * w), torch.randn(32, 2), torch.randn(32, 2))
+    assert steep.item() == pytest.approx(10 * (3 - 1) ** 2)
+
+
+def test_gradient_penalty_reaches_the_critics_weights():
+    critic = torch.nn.Linear(2, 1)
+    losses.gradient_penalty(critic, torch.randn(8, 2), torch.randn(8, 2)).backward()
+    assert critic.weight.grad is not None and critic.weight.grad.abs().sum() > 0
+
+
+def test_clip_weights_clamps_every_parameter():
+    critic = torch.nn.Linear(4, 3)
+    with torch.no_grad():
+        critic.weight.mul_(100)
+    losses.clip_weights(critic, c=0.01)
+    assert all(p.abs().max() <= 0.01 for p in critic.parameters())
+    with pytest.raises(ValueError, match="positive"):
+        losses.clip_weights(critic, c=0)
+    with pytest.raises(ValueError, match="same shape"):
+        losses.interpolates(torch.zeros(2, 3), torch.zeros(3, 3))
