@@ -213,3 +213,39 @@ def mode_coverage(samples: np.ndarray, means: np.ndarray, std: float) -> ModeCov
         reverse_kl=reverse_kl,
         histogram=q,
     )
+
+
+def empirical_w1(a: np.ndarray, b: np.ndarray) -> float:
+    """The Wasserstein-1 distance between two sets of n points each, (n, d): the mean length of
+    the cheapest one-to-one matching between them. Between two empirical distributions with
+    equal weights an optimal transport plan is a matching (Birkhoff-von Neumann), found here by
+    the Hungarian method (scipy's linear_sum_assignment); O(n^3), so keep n to a few hundred."""
+    from scipy.optimize import linear_sum_assignment
+
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    if a.ndim != 2 or a.shape != b.shape:
+        raise ValueError(
+            f"need two point sets of the same shape (n, d), got {a.shape} and {b.shape}"
+        )
+    cost = np.linalg.norm(a[:, None, :] - b[None, :, :], axis=2)
+    rows, cols = linear_sum_assignment(cost)
+    return float(cost[rows, cols].mean())
+
+
+def histogram_jsd(
+    a: np.ndarray, b: np.ndarray, bins: int, extent: tuple[float, float, float, float]
+) -> float:
+    """Jensen-Shannon divergence (natural log, at most log 2) between the 2D histograms of two
+    point sets (n, 2) over ``bins`` x ``bins`` cells of ``extent`` = (xmin, xmax, ymin, ymax)."""
+    edges = (
+        np.linspace(extent[0], extent[1], bins + 1),
+        np.linspace(extent[2], extent[3], bins + 1),
+    )
+    p = np.histogram2d(*np.asarray(a, dtype=np.float64).T, bins=edges)[0].ravel()
+    q = np.histogram2d(*np.asarray(b, dtype=np.float64).T, bins=edges)[0].ravel()
+    if p.sum() == 0 or q.sum() == 0:
+        raise ValueError("a point set has no points inside the extent: widen it")
+    p, q = p / p.sum(), q / q.sum()
+    m = (p + q) / 2
+    return float(0.5 * np.sum(_xlogy_ratio(p, m)) + 0.5 * np.sum(_xlogy_ratio(q, m)))

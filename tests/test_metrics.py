@@ -127,3 +127,22 @@ def test_mixture_geometry_matches_the_papers():
 def test_mode_metrics_reject_bad_input_clearly(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+@pytest.mark.parametrize("theta", [0.0, 0.3, -1.0])
+def test_parallel_lines_jsd_is_log_2_while_w1_is_the_gap(theta):
+    # Arjovsky et al. 2017, example 1: (0, Z) against (theta, Z), Z ~ U[0, 1]
+    z = np.random.default_rng(0).uniform(size=200)
+    p0 = np.stack([np.zeros_like(z), z], axis=1)
+    p_theta = np.stack([np.full_like(z, theta), z], axis=1)
+    assert metrics.empirical_w1(p0, p_theta) == pytest.approx(abs(theta), abs=1e-9)
+    jsd = metrics.histogram_jsd(p0, p_theta, bins=40, extent=(-1.5, 1.5, 0, 1))
+    assert jsd == pytest.approx(math.log(2) if theta else 0.0, abs=1e-9)
+
+
+def test_empirical_w1_of_shifted_gaussians():
+    rng = np.random.default_rng(1)
+    a = rng.normal(size=(300, 2))
+    assert metrics.empirical_w1(a, a + np.array([3.0, 4.0])) == pytest.approx(5.0, abs=1e-9)
+    with pytest.raises(ValueError, match="same shape"):
+        metrics.empirical_w1(a, a[:10])
