@@ -289,9 +289,10 @@ def _measure_lever(
     label: str, recipe: Recipe, seconds: float, seed: int, device: str, average: bool
 ) -> tuple[dict[str, Any], np.ndarray | None]:
     """One lever, in a worker process on one CPU thread: train ``recipe`` for ``seconds`` from
-    ``seed``, then measure 10,000 samples. With ``average``, also measure an exponential moving
-    average of G's weights (decay 0.999) kept during the same run. Returns the row and, with
-    ``average``, the samples."""
+    ``seed``, then draw 10,000 samples and measure them (the evaluator compares as many as its
+    real set holds: 3,000 on the bundled subset). With ``average``, also measure an exponential
+    moving average of G's weights (decay 0.999) kept during the same run. Returns the row and,
+    with ``average``, the samples."""
     torch.set_num_threads(1)
     with contextlib.redirect_stdout(io.StringIO()):
         digits = load_mnist(verbose=False)

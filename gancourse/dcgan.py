@@ -25,7 +25,7 @@ from . import config
 from .data import Digits, tensor_sampler
 from .evaluator import Evaluator
 from .losses import discriminator_loss
-from .nets import dcgan_discriminator, dcgan_generator
+from .nets import dcgan_discriminator, dcgan_generator, sample_generator
 from .train import History, load_checkpoint, train_gan
 
 LATENT_DIM = 100
@@ -387,19 +387,10 @@ class TrainingRecord:
             torch.save({"points": self.points, "snapshots": self.snapshots}, self.path)
 
 
-@torch.no_grad()
 def generate(generator: nn.Module, n: int, seed: int = 0, batch: int = 1000) -> Tensor:
-    """``n`` digits from ``generator`` in evaluation mode, on the CPU, shaped (n, 1, 28, 28).
-
-    The noise comes from its own seeded generator, so the same seed gives the same digits
-    whatever else has drawn random numbers."""
-    device = next(generator.parameters()).device
-    noise = torch.randn(n, LATENT_DIM, generator=torch.Generator().manual_seed(seed))
-    was_training = generator.training
-    generator.eval()
-    images = torch.cat([generator(z.to(device)).cpu() for z in noise.split(batch)])
-    generator.train(was_training)
-    return images
+    """``n`` digits from ``generator`` in evaluation mode, on the CPU, shaped (n, 1, 28, 28),
+    from seeded noise (``nets.sample_generator``)."""
+    return sample_generator(generator, n, LATENT_DIM, seed, batch)
 
 
 def recipe_settings(recipe: Recipe) -> dict:

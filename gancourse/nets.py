@@ -106,6 +106,22 @@ def dcgan_generator(latent_dim: int = 100, width: int = 64) -> nn.Sequential:
     return model
 
 
+@torch.no_grad()
+def sample_generator(
+    generator: nn.Module, n: int, latent_dim: int, seed: int = 0, batch: int = 1000
+) -> Tensor:
+    """``n`` samples G(z) on the CPU, z ~ N(0, I) in ``latent_dim`` dimensions. The noise comes
+    from its own seeded generator, so the same seed gives the same samples whatever else has
+    drawn random numbers; G is in evaluation mode for the draw and goes back to its mode after."""
+    device = next(generator.parameters()).device
+    noise = torch.randn(n, latent_dim, generator=torch.Generator().manual_seed(seed))
+    was_training = generator.training
+    generator.eval()
+    samples = torch.cat([generator(z.to(device)).cpu() for z in noise.split(batch)])
+    generator.train(was_training)
+    return samples
+
+
 class MinibatchStd(nn.Module):
     """Append one feature map: the standard deviation of each feature over the batch, averaged
     into a single number (Karras et al. 2017, "Progressive Growing of GANs", arXiv 1710.10196,

@@ -18,7 +18,7 @@ from torch import nn
 from . import config
 from .data import Mixture2D, mixture
 from .metrics import ModeCoverage, mode_coverage
-from .nets import MinibatchDiscrimination, Packed, mlp
+from .nets import MinibatchDiscrimination, Packed, mlp, sample_generator
 from .train import History, train_gan
 
 KINDS = ("plain", "minibatch", "pacgan2")
@@ -120,18 +120,10 @@ def train_toy2d(
     return generator, discriminator, history
 
 
-@torch.no_grad()
 def generate(generator: nn.Module, n: int, seed: int = 1) -> np.ndarray:
-    """``n`` samples (n, 2) from fixed noise (its own generator, so the global one is left as
-    it was); G is put in evaluation mode for the draw and returned to its previous mode."""
+    """``n`` samples (n, 2) from seeded noise (``nets.sample_generator``), as a numpy array."""
     latent_dim = next(m for m in generator.modules() if isinstance(m, nn.Linear)).in_features
-    device = next(generator.parameters()).device
-    z = torch.randn(n, latent_dim, generator=torch.Generator().manual_seed(seed)).to(device)
-    was_training = generator.training
-    generator.eval()
-    samples = generator(z).cpu().numpy()
-    generator.train(was_training)
-    return samples
+    return sample_generator(generator, n, latent_dim, seed).numpy()
 
 
 def evaluate(generator: nn.Module, target: str | Mixture2D, seed: int = 1) -> ModeCoverage:
