@@ -369,12 +369,12 @@ def dcgan_levers(device: torch.device, seed: int) -> Outcome:
 
 
 def _toy2d_benchmark(target: str, kind: str) -> Callable[[torch.device, int], Outcome]:
-    """A benchmark that trains lessons 4 and 5's GAN (``toy2d.LESSON``) with a ``kind`` of
-    discriminator on the 2D ``target``."""
+    """A benchmark that trains lessons 4 and 5's GAN (``toy2d.lesson_setup``: ``LESSON`` on the
+    ring, ``GRID`` on the grid) with a ``kind`` of discriminator on the 2D ``target``."""
 
     def run_toy2d(device: torch.device, seed: int) -> Outcome:
-        setup = replace(toy2d.LESSON, kind=kind)
-        steps = toy2d.lesson_steps()
+        setup = toy2d.lesson_setup(target, kind)
+        steps = toy2d.lesson_steps(target)
         start = time.perf_counter()
         generator, _, _ = toy2d.train_toy2d(target, setup, steps, seed, device, progress=False)
         train_seconds = time.perf_counter() - start
@@ -405,6 +405,10 @@ BENCHMARKS: dict[str, Callable[[torch.device, int], Outcome]] = {
     "dcgan-levers": dcgan_levers,
     "ring": _toy2d_benchmark("ring", "plain"),
     "grid": _toy2d_benchmark("grid", "plain"),
+    "ring-minibatch": _toy2d_benchmark("ring", "minibatch"),
+    "grid-minibatch": _toy2d_benchmark("grid", "minibatch"),
+    "ring-pacgan2": _toy2d_benchmark("ring", "pacgan2"),
+    "grid-pacgan2": _toy2d_benchmark("grid", "pacgan2"),
 }
 
 

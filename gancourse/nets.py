@@ -143,9 +143,16 @@ class MinibatchDiscrimination(nn.Module):
     o(x_i)_b = sum_(j != i) c_b(x_i, x_j). The output is f(x_i) with o(x_i) appended:
     (N, A) -> (N, A + B). A batch of near-copies gives large o, so D can tell a collapsed
     generator's batch from a real one. Call it on a batch of all-real or all-fake samples.
+
+    ``average=True`` (the default here) divides the sum by N - 1, the number of other
+    samples, so o lies in [0, 1] whatever the batch size. The paper's plain sum grows with the
+    batch (up to 127 at batch 128); measured in lesson 5, that makes training unstable on the
+    grid of 25. ``average=False`` is the paper's sum.
     """
 
-    def __init__(self, in_features: int, kernels: int = 16, kernel_dim: int = 8) -> None:
+    def __init__(
+        self, in_features: int, kernels: int = 16, kernel_dim: int = 8, average: bool = True
+    ) -> None:
         super().__init__()
         for value, name in (
             (in_features, "in_features"),
@@ -153,7 +160,7 @@ class MinibatchDiscrimination(nn.Module):
             (kernel_dim, "kernel_dim"),
         ):
             _check_positive_int(value, name)
-        self.kernels, self.kernel_dim = kernels, kernel_dim
+        self.kernels, self.kernel_dim, self.average = kernels, kernel_dim, average
         # the authors' code draws T from N(0, 0.05^2)
         self.T = nn.Parameter(0.05 * torch.randn(in_features, kernels * kernel_dim))
 
@@ -168,6 +175,8 @@ class MinibatchDiscrimination(nn.Module):
         l1 = torch.cdist(m, m, p=1)  # (B, N, N), every pair for every kernel at once
         # the diagonal is exp(-0) = 1: subtracting it leaves out each sample's pair with itself
         closeness = torch.exp(-l1).sum(dim=2) - 1  # (B, N)
+        if self.average:
+            closeness = closeness / max(features.shape[0] - 1, 1)
         return torch.cat([features, closeness.T], dim=1)
 
 

@@ -41,16 +41,21 @@ def naive_minibatch_features(layer: nets.MinibatchDiscrimination, f: torch.Tenso
 
 def test_minibatch_discrimination_matches_the_paper_pair_by_pair():
     torch.manual_seed(0)
-    layer = nets.MinibatchDiscrimination(6, kernels=4, kernel_dim=3)
+    layer = nets.MinibatchDiscrimination(6, kernels=4, kernel_dim=3, average=False)
     f = torch.randn(7, 6)
     out = layer(f)
     assert out.shape == (7, 6 + 4)
     torch.testing.assert_close(out, naive_minibatch_features(layer, f))
+    # the course's default divides the sum by the N - 1 other samples
+    averaged = nets.MinibatchDiscrimination(6, kernels=4, kernel_dim=3)
+    averaged.load_state_dict(layer.state_dict())
+    torch.testing.assert_close(averaged(f)[:, 6:], out[:, 6:] / 6)
+    torch.testing.assert_close(averaged(f)[:, :6], f)
 
 
 def test_minibatch_features_depend_on_the_rest_of_the_batch():
     torch.manual_seed(0)
-    layer = nets.MinibatchDiscrimination(2, kernels=5, kernel_dim=2)
+    layer = nets.MinibatchDiscrimination(2, kernels=5, kernel_dim=2, average=False)
     x = torch.randn(1, 2)
     alone = layer(x)[0, 2:]
     with_copies = layer(torch.cat([x, x, x]))[0, 2:]
@@ -58,6 +63,9 @@ def test_minibatch_features_depend_on_the_rest_of_the_batch():
     assert torch.equal(alone, torch.zeros(5))  # no pair with itself
     torch.testing.assert_close(with_copies, torch.full((5,), 2.0))  # exp(0) for two copies
     assert with_strangers.max() < 1e-3  # far samples add almost nothing
+    layer.average = True  # a mean over the others: two copies of x give 1, not 2
+    torch.testing.assert_close(layer(torch.cat([x, x, x]))[0, 2:], torch.ones(5))
+    assert torch.equal(layer(x)[0, 2:], torch.zeros(5))  # a batch of one: no division by 0
     # gradients reach T through the pairwise distances
     layer(torch.randn(8, 2)).sum().backward()
     assert layer.T.grad is not None and layer.T.grad.abs().sum() > 0

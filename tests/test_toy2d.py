@@ -1,3 +1,5 @@
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -67,3 +69,46 @@ def test_lesson_setting_is_the_unrolled_gan_papers():
     setup = toy2d.LESSON
     assert (setup.latent_dim, setup.g_hidden, setup.g_layers) == (256, 128, 2)
     assert (setup.hidden, setup.layers, setup.batch_size) == (128, 1, 256)
+
+
+def test_lesson_setup_picks_the_ring_and_grid_gans():
+    assert toy2d.lesson_setup("ring", "minibatch") == dataclasses.replace(
+        toy2d.LESSON, kind="minibatch"
+    )
+    grid = toy2d.lesson_setup("grid", "pacgan2")
+    assert grid.kind == "pacgan2" and (grid.g_layers, grid.g_hidden) == (4, 256)
+    with pytest.raises(ValueError, match="ring"):
+        toy2d.lesson_setup("spiral")
+    with pytest.raises(ValueError, match="grid"):
+        toy2d.lesson_steps("spiral")
+
+
+def test_train_seeds_in_worker_processes_matches_a_run_made_alone():
+    setup = toy2d.Setup(hidden=8, layers=1, g_hidden=8, g_layers=1, batch_size=32)
+    results = toy2d.train_seeds("ring", {"tiny": setup}, steps=30, seeds=(0, 1), workers=2)
+    assert [r.seed for r in results["tiny"]] == [0, 1]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as in the workers
+    try:
+        generator, _, _ = toy2d.train_toy2d("ring", setup, 30, seed=1, progress=False)
+    finally:
+        torch.set_num_threads(threads)
+    np.testing.assert_allclose(
+        results["tiny"][1].samples, toy2d.generate(generator, toy2d.EVAL_SAMPLES, seed=2)
+    )
+    table = toy2d.summary_over_seeds(results["tiny"])
+    values = [r.coverage.reverse_kl for r in results["tiny"]]
+    assert table["reverse_kl"] == pytest.approx((np.mean(values), np.std(values, ddof=1)))
+    with pytest.raises(ValueError, match="seeds"):
+        toy2d.train_seeds("ring", {"tiny": setup}, steps=30, seeds=())
+    with pytest.raises(ValueError, match="setups"):
+        toy2d.train_seeds("ring", {"tiny": setup}, steps=30, seeds={"other": (0,)})
+
+
+def test_train_seeds_takes_each_setups_own_seeds():
+    setup = toy2d.Setup(hidden=8, layers=1, g_hidden=8, g_layers=1, batch_size=32)
+    results = toy2d.train_seeds(
+        "grid", {"a": setup, "b": setup}, steps=5, seeds={"a": (0,), "b": (1, 2)}, workers=1
+    )
+    assert [r.seed for r in results["a"]] == [0] and [r.seed for r in results["b"]] == [1, 2]
+    assert results["b"][0].samples.shape == (toy2d.EVAL_SAMPLES, 2)
