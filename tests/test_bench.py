@@ -130,3 +130,15 @@ def test_ring_quick_writes_points_and_mode_metrics(tmp_path, monkeypatch):
     assert 0 <= result["modes_captured"] <= 8
     assert 0 <= result["reverse_kl"] <= np.log(8) + 1e-9
     assert result["steps"] == 1500 and result["setup"]["kind"] == "plain"
+
+
+@pytest.mark.parametrize("name", ["grid-minibatch", "ring-pacgan2"])
+def test_lesson5_benchmarks_train_their_kind_on_their_target(name, tmp_path, monkeypatch):
+    monkeypatch.setenv("GANCOURSE_DEVICE", "cpu")
+    monkeypatch.setattr(bench.toy2d, "lesson_steps", lambda target: 3)  # the wiring, not the GAN
+    result = bench.run(name, "quick", tmp_path)
+    target, kind = name.split("-")
+    assert result["target"] == target and result["setup"]["kind"] == kind
+    assert result["setup"] == bench.toy2d.lesson_setup(target, kind).as_dict()
+    assert np.load(tmp_path / "samples.npy").shape == (10_000, 2)
+    assert {"ring", "grid", "ring-minibatch", "grid-pacgan2"} <= set(bench.BENCHMARKS)
