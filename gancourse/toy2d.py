@@ -159,38 +159,31 @@ LESSON = Setup(
 )
 
 
-# Lesson 5's GAN on the grid. Lesson 4's small players cannot put samples within 3 standard
-# deviations (0.15) of the grid's modes even when they cover them, and a generator that maps one
-# Gaussian onto 25 separate points needs steep transitions between them: measured, a deeper and
-# wider G was what raised the high-quality share. z in 16 dimensions, G with four hidden layers
-# of 256 ReLUs, D with three hidden layers of 128 (LeakyReLU 0.2), batch 128, the rest as LESSON.
-GRID = Setup(
-    kind="plain",
-    latent_dim=16,
-    g_hidden=256,
-    g_layers=4,
-    hidden=128,
-    layers=3,
-    kernels=8,
-    kernel_dim=4,
-    batch_size=128,
-    lr=1e-3,
-)
+# Lesson 5's GAN on the grid. With lesson 4's small players and minibatch discrimination, the
+# best grid run reached 20 of 25 modes at 16% high quality (the paper's sum, seed 0, 6,000
+# steps). A generator that maps one Gaussian onto 25 separate points needs steep transitions
+# between them, and a deeper, wider G was what raised the high-quality share. z in 16
+# dimensions, G with four hidden layers of 256 ReLUs, D with three hidden layers of 128, batch
+# 128; the rest as LESSON.
+GRID = replace(LESSON, latent_dim=16, g_hidden=256, g_layers=4, layers=3, batch_size=128)
 TARGETS = ("ring", "grid")
+
+
+def _check_target(target: str) -> None:
+    if target not in TARGETS:
+        raise ValueError(f"unknown target {target!r}: choose one of {TARGETS}")
 
 
 def lesson_setup(target: str, kind: str = "plain") -> Setup:
     """The GAN of lessons 4 and 5 on ``target`` with a ``kind`` of discriminator: ``LESSON`` on
     the ring, ``GRID`` on the grid."""
-    if target not in TARGETS:
-        raise ValueError(f"unknown target {target!r}: choose one of {TARGETS}")
+    _check_target(target)
     return replace(LESSON if target == "ring" else GRID, kind=kind)
 
 
 def lesson_steps(target: str = "ring") -> int:
     """Training steps of lessons 4 and 5 on ``target`` at the current budget."""
-    if target not in TARGETS:
-        raise ValueError(f"unknown target {target!r}: choose one of {TARGETS}")
+    _check_target(target)
     if target == "ring":
         return config.budgeted(quick=1500, full=6000)
     return config.budgeted(quick=2000, full=20000)
