@@ -137,17 +137,35 @@ def interpolates(real: Tensor, fake: Tensor) -> Tensor:
     return eps * real + (1 - eps) * fake
 
 
-def gradient_penalty(
-    critic: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor, weight: float = 10.0
+def interpolate_gradient_norms(
+    critic: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor, create_graph: bool = False
 ) -> Tensor:
-    """WGAN-GP's penalty lambda E[(||grad_x f(x_hat)||_2 - 1)^2] on ``interpolates`` of the
-    batches (Gulrajani et al. 2017, arXiv 1704.00028, equation 3; lambda = 10 there). Zero
-    for a critic whose gradient has norm 1 everywhere, such as f(x) = w.x with |w| = 1. Keeps
-    the graph, so the critic's optimiser can step on it."""
+    """||grad_x f(x_hat)||_2 for each of the ``interpolates`` x_hat of the batches, shape (N,):
+    what the gradient penalty holds near 1."""
     x_hat = interpolates(real.detach(), fake.detach()).requires_grad_(True)
     scores = check_logits(critic(x_hat), "critic scores")
-    (grad,) = torch.autograd.grad(scores.sum(), x_hat, create_graph=True)
-    norms = grad.flatten(1).norm(dim=1)
+    (grad,) = torch.autograd.grad(scores.sum(), x_hat, create_graph=create_graph)
+    return grad.flatten(1).norm(dim=1)
+
+
+def gradient_penalty(
+    critic: Callable[[Tensor], Tensor],
+    real: Tensor,
+    fake: Tensor,
+    weight: float = 10.0,
+    unit: float = 1.0,
+) -> Tensor:
+    """WGAN-GP's penalty lambda E[(unit ||grad_x f(x_hat)||_2 - 1)^2] on ``interpolates`` of
+    the batches (Gulrajani et al. 2017, arXiv 1704.00028, equation 3; lambda = 10 there). Zero
+    for a critic whose gradient has norm 1 everywhere, such as f(x) = w.x with |w| = 1. Keeps
+    the graph, so the critic's optimiser can step on it.
+
+    ``unit`` is the distance that counts as one: with the data's standard deviation there, the
+    penalty asks for slope 1 per standard deviation, as if the data had been standardised
+    (the authors' toy code divides its data by its standard deviation)."""
+    if not weight >= 0 or not unit > 0:
+        raise ValueError(f"need weight >= 0 and unit > 0, got weight={weight}, unit={unit}")
+    norms = unit * interpolate_gradient_norms(critic, real, fake, create_graph=True)
     return weight * ((norms - 1) ** 2).mean()
 
 

@@ -74,6 +74,20 @@ def dcgan_init(module: nn.Module) -> None:
         nn.init.zeros_(module.bias)
 
 
+class Scale(nn.Module):
+    """Multiply by a fixed ``factor`` (a buffer, not a parameter): puts a network that works in
+    standardised units into data units, or the other way round."""
+
+    def __init__(self, factor: float) -> None:
+        super().__init__()
+        if not factor > 0:
+            raise ValueError(f"the scale factor must be positive, got {factor}")
+        self.register_buffer("factor", torch.tensor(float(factor)))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x * self.factor
+
+
 class Reshape(nn.Module):
     """Reshape a batch of vectors (N, d) to (N, *shape)."""
 
@@ -200,7 +214,7 @@ class Packed(nn.Module):
         return self.inner(x.reshape(x.shape[0] // self.m, -1))
 
 
-D_NORMS = ("batch", "spectral")
+D_NORMS = ("batch", "spectral", "none")
 
 
 def dcgan_discriminator(
@@ -212,19 +226,22 @@ def dcgan_discriminator(
     ``norm="batch"`` is the paper's: batch norm on every layer but the input. ``norm="spectral"``
     divides every layer's weight by its largest singular value instead, so D is 1-Lipschitz per
     layer (Miyato et al. 2018, arXiv 1802.05957), and drops batch norm, so D judges each image
-    on its own rather than against the rest of its batch. ``minibatch_std`` adds a
+    on its own rather than against the rest of its batch. ``norm="none"``: neither, the critic of
+    WGAN-GP (Gulrajani et al. 2017, arXiv 1704.00028), whose penalty keeps it Lipschitz and
+    needs each score to depend on its own image only. ``minibatch_std`` adds a
     :class:`MinibatchStd` feature map before the last layer.
     """
     _check_positive_int(width, "width")
     if norm not in D_NORMS:
         raise ValueError(f"unknown norm {norm!r}: choose one of {', '.join(D_NORMS)}")
     spectral = norm == "spectral"
-    hidden = nn.Conv2d(width, 2 * width, 4, 2, 1, bias=spectral)  # batch norm has its own shift
+    batch = norm == "batch"
+    hidden = nn.Conv2d(width, 2 * width, 4, 2, 1, bias=not batch)  # batch norm has its own shift
     layers: list[nn.Module] = [
         nn.Conv2d(1, width, 4, 2, 1),  # 28 -> 14, no batch norm on the input layer
         nn.LeakyReLU(0.2),
         hidden,  # 14 -> 7
-        *([] if spectral else [nn.BatchNorm2d(2 * width)]),
+        *([nn.BatchNorm2d(2 * width)] if batch else []),
         nn.LeakyReLU(0.2),
         *([MinibatchStd()] if minibatch_std else []),
         nn.Conv2d(2 * width + minibatch_std, 1, 7, 1, 0),  # 7 -> 1: the logit

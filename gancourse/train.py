@@ -47,6 +47,18 @@ class History:
     def __len__(self) -> int:
         return len(self.step)
 
+    def wasserstein_estimate(self, at_step: int, window: int = 100) -> float:
+        """A critic's estimate of W1, mean of d_real - d_fake over the ``window`` steps up to
+        ``at_step`` (the history must come from a run with ``scores=True``)."""
+        values = [
+            real - fake
+            for step, real, fake in zip(self.step, self.d_real, self.d_fake, strict=True)
+            if at_step - window < step <= at_step
+        ]
+        if not values:
+            raise ValueError(f"no steps recorded in ({at_step - window}, {at_step}]")
+        return float(np.mean(values))
+
     def as_dict(self) -> dict[str, list]:
         return asdict(self)
 
@@ -246,6 +258,11 @@ def _flush(buffer: list[_Stats], history: History, first_step: int, checkpoint_s
         history.d_fake.append(d_fake)
 
 
+def _mean_sigmoid(logits: Tensor) -> Tensor:
+    """Mean D(x) = sigma(logit) over a batch."""
+    return torch.sigmoid(check_logits(logits)).mean()
+
+
 def _set_learning_rates(
     optimizers: list[torch.optim.Optimizer], initial: list[list[float]], scale: float
 ) -> None:
@@ -268,6 +285,9 @@ def train_gan(
     k: int = 1,
     g_loss: str | Callable[[Tensor], Tensor] = "non_saturating",
     d_loss: Callable[[Tensor, Tensor], Tensor] = discriminator_loss,
+    d_penalty: Callable[[nn.Module, Tensor, Tensor], Tensor] | None = None,
+    after_d_step: Callable[[], None] | None = None,
+    scores: bool = False,
     checkpoint: str | Path | None = None,
     checkpoint_every: int = 0,
     resume: bool = True,
@@ -284,6 +304,13 @@ def train_gan(
     data samples ``x = sample_data(m)`` and generator samples ``G(sample_noise(m))``, minimising
     ``d_loss(D(x), D(G(z)))``; then one generator step minimising ``g_loss(D(G(z)))`` on fresh
     noise. ``g_loss`` is a name from ``losses.GENERATOR_LOSSES`` or a function of the fake logits.
+
+    For a Wasserstein GAN (Arjovsky et al. 2017, arXiv 1701.07875) pass the Wasserstein losses,
+    ``k`` = n_critic, and either ``after_d_step`` (called after each critic step: weight
+    clipping) or ``d_penalty(discriminator, real, fake)``, added to the critic's loss (the
+    gradient penalty of Gulrajani et al. 2017, arXiv 1704.00028). With ``scores`` the history
+    keeps the critic's mean raw outputs instead of the mean sigmoid, so ``d_real - d_fake`` is
+    the critic's estimate of W1.
 
     Random numbers are drawn in this order every iteration: for each D step, data then noise;
     then noise for the G step. A loop written out by hand in that order reproduces this one.
@@ -319,6 +346,9 @@ def train_gan(
         "k": k,
         "g_loss": g_loss if isinstance(g_loss, str) else getattr(g_loss, "__name__", "custom"),
     }
+    if d_penalty is not None:
+        settings["d_penalty"] = getattr(d_penalty, "__name__", "custom")
+    mean_output = (lambda out: check_logits(out).mean()) if scores else _mean_sigmoid
 
     history = History()
     start = 0
@@ -397,9 +427,13 @@ def train_gan(
                 _check_batches(real, fake, batch_size)
                 real_logits, fake_logits = discriminator(real), discriminator(fake)
                 loss_d = d_loss(real_logits, fake_logits)
+                if d_penalty is not None:
+                    loss_d = loss_d + d_penalty(discriminator, real, fake)
                 opt_d.zero_grad(set_to_none=True)
                 loss_d.backward()
                 opt_d.step()
+                if after_d_step is not None:
+                    after_d_step()
 
             # One step of the generator on fresh noise; D is frozen so only G gets gradients.
             discriminator.requires_grad_(False)
@@ -414,8 +448,8 @@ def train_gan(
                 _Stats(
                     loss_d.detach(),
                     loss_g.detach(),
-                    torch.sigmoid(check_logits(real_logits.detach())).mean(),
-                    torch.sigmoid(check_logits(fake_logits.detach())).mean(),
+                    mean_output(real_logits.detach()),
+                    mean_output(fake_logits.detach()),
                 )
             )
             if callback is not None:
@@ -427,11 +461,15 @@ def train_gan(
             out_of_time = time_limit is not None and trained >= time_limit
             if step % log_every == 0 or step == steps or out_of_time:
                 _flush(buffer, history, step - len(buffer) + 1, last_saved)
+                outputs = (
+                    {"W": f"{history.d_real[-1] - history.d_fake[-1]:.3f}"}
+                    if scores
+                    else {"D_x": f"{history.d_real[-1]:.2f}", "D_Gz": f"{history.d_fake[-1]:.2f}"}
+                )
                 bar.set_postfix(
                     d_loss=f"{history.d_loss[-1]:.3f}",
                     g_loss=f"{history.g_loss[-1]:.3f}",
-                    D_x=f"{history.d_real[-1]:.2f}",
-                    D_Gz=f"{history.d_fake[-1]:.2f}",
+                    **outputs,
                     **({} if time_limit is None else {"step": step}),
                     refresh=False,
                 )

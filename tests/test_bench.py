@@ -142,3 +142,33 @@ def test_lesson5_benchmarks_train_their_kind_on_their_target(name, tmp_path, mon
     assert result["setup"] == bench.toy2d.lesson_setup(target, kind).as_dict()
     assert np.load(tmp_path / "samples.npy").shape == (10_000, 2)
     assert {"ring", "grid", "ring-minibatch", "grid-pacgan2"} <= set(bench.BENCHMARKS)
+
+
+@pytest.mark.parametrize("name", ["wgan-clip-grid", "wgan-gp-grid"])
+def test_wgan_grid_benchmarks_train_their_setup(name, tmp_path, monkeypatch):
+    monkeypatch.setenv("GANCOURSE_DEVICE", "cpu")
+    monkeypatch.setattr(bench.toy2d, "wgan_steps", lambda: 3)  # the wiring, not the GAN
+    result = bench.run(name, "quick", tmp_path)
+    game = "wgan_clip" if "clip" in name else "wgan_gp"
+    assert result["target"] == "grid" and result["setup"]["game"] == game
+    assert result["steps"] == 3 and np.isfinite(result["critic_w1_estimate"])
+    assert np.load(tmp_path / "samples.npy").shape == (10_000, 2)
+
+
+def test_wgan_gp_mnist_quick_pairs_the_critics_estimates_with_the_frechet_ratio(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv("GANCOURSE_DEVICE", "cpu")
+    monkeypatch.setattr(
+        bench, "WGAN_GP", replace(bench.WGAN_GP, quick_steps=16)
+    )  # the wiring: 16 steps, measured every two, with 2 refining steps each
+    refine = bench.refined_critic_estimate
+    monkeypatch.setattr(
+        bench, "refined_critic_estimate", lambda *args: refine(*args, steps=2, probe=64)
+    )
+    result = bench.run("wgan-gp-mnist", "quick", tmp_path)
+    assert np.load(tmp_path / "samples.npy").shape == (10_000, 1, 28, 28)
+    assert len(result["running_estimates"]) == 8
+    assert all("refined_estimate" in p for p in result["wgan_gp"]["curve"])
+    assert -1 <= result["rank_correlation_refined_estimate_frechet_ratio"] <= 1
+    assert result["frechet_ratio"] > 0 and result["steps"] == 16

@@ -1,7 +1,11 @@
+import dataclasses
+
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
+from gancourse import config, dcgan
 from gancourse.data import Digits, tensor_sampler
 from gancourse.dcgan import (
     IMPROVED,
@@ -262,3 +266,35 @@ def test_plot_history_smooths_long_runs():
     assert len(smoothed) == 2
     assert abs(smoothed[0].get_ydata().mean() - 0.5) < 0.01
     assert len(smoothed[0].get_ydata()) == n - 4
+
+
+def test_wgan_gp_recipe_has_a_critic_without_normalisation_and_trains():
+    recipe = dcgan.WGAN_GP
+    assert recipe.game == "wgan_gp" and recipe.d_norm == "none"
+    _, critic = dcgan.build_models(recipe)
+    assert not any(isinstance(m, (torch.nn.BatchNorm2d,)) for m in critic.modules())
+    assert not any("parametrizations" in name for name, _ in critic.named_modules())
+    config.seed_everything(0)
+    generator, critic = dcgan.build_models(recipe)
+    images = torch.rand(64, 1, 28, 28) * 2 - 1
+    history = dcgan.train_models(
+        recipe, generator, critic, tensor_sampler(images), steps=3, progress=False
+    )
+    assert len(history) == 3 and np.isfinite(history.wasserstein_estimate(3, window=3))
+    with pytest.raises(ValueError, match="batch norm"):
+        dataclasses.replace(recipe, d_norm="batch")
+
+
+def test_refined_critic_estimate_leaves_the_models_and_random_state_alone():
+    config.seed_everything(0)
+    generator, critic = dcgan.build_models(dcgan.WGAN_GP)
+    images = torch.rand(64, 1, 28, 28) * 2 - 1
+    before = [t.clone() for m in (generator, critic) for t in m.state_dict().values()]
+    state = torch.get_rng_state()
+    estimate = dcgan.refined_critic_estimate(
+        critic, generator, tensor_sampler(images), dcgan.WGAN_GP, steps=3, probe=32
+    )
+    after = [t for m in (generator, critic) for t in m.state_dict().values()]
+    assert isinstance(estimate, float) and np.isfinite(estimate)
+    assert all(torch.equal(a, b) for a, b in zip(before, after, strict=True))
+    assert torch.equal(torch.get_rng_state(), state)

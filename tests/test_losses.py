@@ -123,3 +123,15 @@ def test_clip_weights_clamps_every_parameter():
         losses.clip_weights(critic, c=0)
     with pytest.raises(ValueError, match="same shape"):
         losses.interpolates(torch.zeros(2, 3), torch.zeros(3, 3))
+
+
+def test_gradient_penalty_measures_slope_in_the_given_unit():
+    torch.manual_seed(0)
+    w = torch.tensor([0.6, 0.8]) / 2.0  # slope 1/2 per data unit: 1 per unit of 2
+    real, fake = torch.randn(16, 2), torch.randn(16, 2)
+    assert losses.gradient_penalty(lambda x: x @ w, real, fake, unit=2.0).item() < 1e-10
+    assert losses.gradient_penalty(lambda x: x @ w, real, fake).item() == pytest.approx(2.5)
+    norms = losses.interpolate_gradient_norms(lambda x: x @ w, real, fake)
+    assert norms.shape == (16,) and torch.allclose(norms, torch.full((16,), 0.5))
+    with pytest.raises(ValueError, match="unit > 0"):
+        losses.gradient_penalty(lambda x: x @ w, real, fake, unit=0.0)

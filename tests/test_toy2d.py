@@ -112,3 +112,58 @@ def test_train_seeds_takes_each_setups_own_seeds():
     )
     assert [r.seed for r in results["a"]] == [0] and [r.seed for r in results["b"]] == [1, 2]
     assert results["b"][0].samples.shape == (toy2d.EVAL_SAMPLES, 2)
+
+
+def test_setup_rejects_unknown_games_optimizers_and_packed_critics():
+    with pytest.raises(ValueError, match="unknown game"):
+        toy2d.Setup(game="wgan")
+    with pytest.raises(ValueError, match="unknown optimizer"):
+        toy2d.Setup(optimizer="sgd")
+    with pytest.raises(ValueError, match="plain critic"):
+        toy2d.Setup(game="wgan_gp", kind="minibatch")
+
+
+def test_coordinate_std_is_the_divisor_of_the_authors_toy_code():
+    from gancourse import data
+
+    assert data.grid().coordinate_std == pytest.approx(2.828, abs=1e-3)
+    assert data.ring().coordinate_std == pytest.approx(1.414, abs=1e-3)
+
+
+def test_standardised_players_meet_the_data_in_its_own_units():
+    setup = dataclasses.replace(toy2d.WGAN_GP, hidden=8, g_hidden=8)
+    plain = dataclasses.replace(setup, standardize=False)
+    torch.manual_seed(0)
+    generator, critic = toy2d.players(setup, scale=2.0)
+    torch.manual_seed(0)
+    inner_g, inner_c = toy2d.players(plain)
+    z, x = torch.randn(5, 2), torch.randn(5, 2)
+    assert torch.allclose(generator(z), 2.0 * inner_g(z))
+    assert torch.allclose(critic(x), inner_c(x / 2.0))
+
+
+@pytest.mark.parametrize("name", ["wgan_clip", "wgan_gp"])
+def test_wgan_setups_train_with_their_lipschitz_device(name):
+    setup = dataclasses.replace(toy2d.WGAN_SETUPS[name], hidden=16, g_hidden=16, batch_size=64)
+    generator, critic, history = toy2d.train_toy2d("grid", setup, steps=20, progress=False)
+    assert len(history) == 20
+    weights = [p for n, p in critic.named_parameters()]
+    if name == "wgan_clip":
+        assert all(p.abs().max() <= setup.clip + 1e-12 for p in weights)
+    else:
+        assert max(p.abs().max() for p in weights) > setup.clip  # nothing clipped
+    assert np.isfinite(history.wasserstein_estimate(20, window=5))
+    assert toy2d.generate(generator, 10).shape == (10, 2)
+
+
+def test_train_seeds_returns_the_players_history_and_snapshots():
+    setup = dataclasses.replace(toy2d.WGAN_GP, hidden=16, g_hidden=16, batch_size=64)
+    (result,) = toy2d.train_seeds(
+        "grid", {"gp": setup}, steps=20, seeds=(0,), workers=1, snapshot_every=10
+    )["gp"]
+    assert sorted(result.snapshots) == [10, 20] and result.snapshots[20].shape == (2500, 2)
+    assert len(result.history) == 20
+    generator, _ = toy2d.players(setup, scale=2.0)
+    generator.load_state_dict(result.generator_state)  # the scale is a buffer: restored too
+    alone, _, _ = toy2d.train_toy2d("grid", setup, 20, seed=0, progress=False)
+    assert np.allclose(toy2d.generate(generator, 100), toy2d.generate(alone, 100), atol=1e-6)

@@ -389,3 +389,58 @@ def test_training_repeats_with_the_same_seed():
     first = run(*players(seed=4), steps=10)
     second = run(*players(seed=4), steps=10)
     assert np.array_equal(first.d_loss, second.d_loss)
+
+
+def test_wasserstein_training_adds_the_penalty_clips_after_each_critic_step_and_keeps_scores():
+    from gancourse import losses
+
+    g, d, opt_g, opt_d = players()
+    calls = {"penalty": 0, "clip": 0}
+
+    def penalty(critic, real, fake):
+        calls["penalty"] += 1
+        assert real.shape == fake.shape == (32, 1)
+        return losses.gradient_penalty(critic, real, fake)
+
+    def clip():
+        calls["clip"] += 1
+        losses.clip_weights(d, 0.05)
+
+    def wgan(scores, d_penalty=None, after_d_step=None):
+        return run(
+            *players(),
+            4,
+            k=3,
+            g_loss=losses.wasserstein_generator_loss,
+            d_loss=losses.wasserstein_critic_loss,
+            d_penalty=d_penalty,
+            after_d_step=after_d_step,
+            scores=scores,
+        )
+
+    history = run(
+        g,
+        d,
+        opt_g,
+        opt_d,
+        4,
+        k=3,
+        g_loss=losses.wasserstein_generator_loss,
+        d_loss=losses.wasserstein_critic_loss,
+        d_penalty=penalty,
+        after_d_step=clip,
+        scores=True,
+    )
+    assert calls == {"penalty": 12, "clip": 12}  # k critic steps per generator step
+    assert all(p.abs().max() <= 0.05 for p in d.parameters())
+    # raw scores, not probabilities: the same run without ``scores`` keeps their sigmoid
+    raw, probabilities = wgan(scores=True), wgan(scores=False)
+    expected = torch.sigmoid(torch.tensor(raw.d_real)).numpy()
+    assert np.allclose(probabilities.d_real, expected, atol=1e-3)
+    assert not np.allclose(raw.d_real, probabilities.d_real, atol=0.1)
+    estimate = history.wasserstein_estimate(4, window=2)
+    assert estimate == pytest.approx(
+        np.mean(np.subtract(history.d_real, history.d_fake)[2:]), rel=1e-6
+    )
+    with pytest.raises(ValueError, match="no steps"):
+        history.wasserstein_estimate(100, window=2)
