@@ -406,9 +406,9 @@ def test_wasserstein_training_adds_the_penalty_clips_after_each_critic_step_and_
         calls["clip"] += 1
         losses.clip_weights(d, 0.05)
 
-    def wgan(scores, d_penalty=None, after_d_step=None):
+    def wgan(scores, models=None, d_penalty=None, after_d_step=None):
         return run(
-            *players(),
+            *(models or players()),
             4,
             k=3,
             g_loss=losses.wasserstein_generator_loss,
@@ -418,19 +418,7 @@ def test_wasserstein_training_adds_the_penalty_clips_after_each_critic_step_and_
             scores=scores,
         )
 
-    history = run(
-        g,
-        d,
-        opt_g,
-        opt_d,
-        4,
-        k=3,
-        g_loss=losses.wasserstein_generator_loss,
-        d_loss=losses.wasserstein_critic_loss,
-        d_penalty=penalty,
-        after_d_step=clip,
-        scores=True,
-    )
+    history = wgan(True, (g, d, opt_g, opt_d), penalty, clip)
     assert calls == {"penalty": 12, "clip": 12}  # k critic steps per generator step
     assert all(p.abs().max() <= 0.05 for p in d.parameters())
     # raw scores, not probabilities: the same run without ``scores`` keeps their sigmoid
