@@ -15,6 +15,7 @@ import copy
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -276,10 +277,6 @@ def train_models(
     opt_g, opt_d = build_optimizers(recipe, generator, discriminator)
     d_loss, g_loss = GAMES[recipe.game]
     wasserstein = recipe.game == "wgan_gp"
-
-    def penalty(critic: nn.Module, real: Tensor, fake: Tensor) -> Tensor:
-        return gradient_penalty(critic, real, fake, recipe.gp_weight)
-
     return train_gan(
         generator,
         discriminator,
@@ -292,7 +289,7 @@ def train_models(
         k=recipe.n_critic,
         g_loss=g_loss,
         d_loss=d_loss,
-        d_penalty=penalty if wasserstein else None,
+        d_penalty=partial(gradient_penalty, weight=recipe.gp_weight) if wasserstein else None,
         scores=wasserstein,
         checkpoint=checkpoint,
         resume=resume,

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, replace
+from functools import partial
 
 import numpy as np
 import torch
@@ -141,15 +142,6 @@ def optimizers(
     )
 
 
-def _penalty(
-    weight: float, unit: float
-) -> Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]:
-    def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-        return losses.gradient_penalty(critic, real, fake, weight, unit)
-
-    return gradient_penalty
-
-
 def seeded_players(
     target: str | Mixture2D, setup: Setup, seed: int = 0, device: torch.device | str = "cpu"
 ) -> tuple[nn.Module, nn.Module]:
@@ -198,7 +190,11 @@ def train_toy2d(
         g_loss=losses.wasserstein_generator_loss if wasserstein else "non_saturating",
         d_loss=losses.wasserstein_critic_loss if wasserstein else losses.discriminator_loss,
         d_penalty=(
-            _penalty(setup.gp_weight, scale if setup.standardize else 1.0)
+            partial(
+                losses.gradient_penalty,
+                weight=setup.gp_weight,
+                unit=scale if setup.standardize else 1.0,
+            )
             if setup.game == "wgan_gp"
             else None
         ),
