@@ -377,13 +377,13 @@ def _toy2d_benchmark(
     steps: Callable[[], int] | None = None,
     doc: str = "",
 ) -> Callable[[torch.device, int], Outcome]:
-    """A benchmark that trains lessons 4 and 5's GAN (``toy2d.lesson_setup``: ``LESSON`` on the
-    ring, ``GRID`` on the grid) with a ``kind`` of discriminator on the 2D ``target``, or
-    ``setup`` for ``steps()`` steps."""
+    """A benchmark that trains lesson 5's GAN (``toy2d.lesson_setup``, the same players on the
+    ring and the grid) with a ``kind`` of discriminator on the 2D ``target`` for
+    ``toy2d.minibatch_steps(target)`` steps, or ``setup`` for ``steps()`` steps."""
 
     def run_toy2d(device: torch.device, seed: int) -> Outcome:
         run_setup = setup or toy2d.lesson_setup(target, kind)
-        run_steps = steps() if steps else toy2d.lesson_steps(target)
+        run_steps = steps() if steps else toy2d.minibatch_steps(target)
         start = time.perf_counter()
         generator, _, history = toy2d.train_toy2d(
             target, run_setup, run_steps, seed, device, progress=False
@@ -410,7 +410,7 @@ def _toy2d_benchmark(
         )
 
     run_toy2d.__doc__ = (
-        doc or f"Lessons 4 and 5: a {kind} GAN on the {target}; modes, high quality, reverse KL"
+        doc or f"Lesson 5: a {kind} GAN on the {target}; modes, high quality, reverse KL"
     )
     return run_toy2d
 

@@ -243,13 +243,15 @@ LESSON = Setup(
 )
 
 
-# Lesson 5's GAN on the grid. With lesson 4's small players and minibatch discrimination, the
-# best grid run reached 20 of 25 modes at 16% high quality (the paper's sum, seed 0, 6,000
-# steps). A generator that maps one Gaussian onto 25 separate points needs steep transitions
-# between them, and a deeper, wider G was what raised the high-quality share. z in 16
-# dimensions, G with four hidden layers of 256 ReLUs, D with three hidden layers of 128, batch
-# 128; the rest as LESSON.
-GRID = replace(LESSON, latent_dim=16, g_hidden=256, g_layers=4, layers=3, batch_size=128)
+# Lesson 5's GAN, on the ring and the grid alike. With lesson 4's small players and minibatch
+# discrimination, the best grid run reached 20 of 25 modes at 16% high quality (the paper's sum,
+# seed 0, 6,000 steps), and the ring's samples were often not sharp (59.7 +- 31.9% high quality
+# over seeds 0-2 at batch 256). A generator that maps one Gaussian onto separate points needs
+# steep transitions between them, and a deeper, wider G was what raised the high-quality share:
+# z in 16 dimensions, G with four hidden layers of 256 ReLUs, D with three hidden layers of 128,
+# batch 128; the rest as LESSON. On the ring with minibatch discrimination, seeds 0-2: 89.9 +-
+# 0.7% high quality after 6,000 steps, 94.3 +- 0.6% after 8,000.
+LESSON5 = replace(LESSON, latent_dim=16, g_hidden=256, g_layers=4, layers=3, batch_size=128)
 TARGETS = ("ring", "grid")
 
 
@@ -288,17 +290,25 @@ def _check_target(target: str) -> None:
 
 
 def lesson_setup(target: str, kind: str = "plain") -> Setup:
-    """The GAN of lessons 4 and 5 on ``target`` with a ``kind`` of discriminator: ``LESSON`` on
-    the ring, ``GRID`` on the grid."""
+    """Lesson 5's GAN (``LESSON5``) on ``target`` with a ``kind`` of discriminator: "plain",
+    "minibatch" or "pacgan2". The same players on the ring and the grid."""
     _check_target(target)
-    return replace(LESSON if target == "ring" else GRID, kind=kind)
+    return replace(LESSON5, kind=kind)
 
 
 def lesson_steps(target: str = "ring") -> int:
-    """Training steps of lessons 4 and 5 on ``target`` at the current budget."""
+    """Training steps of lesson 4's GAN (``LESSON``) at the current budget; it runs on the ring
+    and, to show it collapsing there too, on the grid."""
+    _check_target(target)
+    return config.budgeted(quick=1500, full=6000)
+
+
+def minibatch_steps(target: str) -> int:
+    """Training steps of lesson 5's GAN (``lesson_setup``) on ``target`` at the current budget:
+    the grid's 25 modes take longer to sharpen than the ring's 8."""
     _check_target(target)
     if target == "ring":
-        return config.budgeted(quick=1500, full=6000)
+        return config.budgeted(quick=1500, full=8000)
     return config.budgeted(quick=2000, full=20000)
 
 

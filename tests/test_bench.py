@@ -135,7 +135,7 @@ def test_ring_quick_writes_points_and_mode_metrics(tmp_path, monkeypatch):
 @pytest.mark.parametrize("name", ["grid-minibatch", "ring-pacgan2"])
 def test_lesson5_benchmarks_train_their_kind_on_their_target(name, tmp_path, monkeypatch):
     monkeypatch.setenv("GANCOURSE_DEVICE", "cpu")
-    monkeypatch.setattr(bench.toy2d, "lesson_steps", lambda target: 3)  # the wiring, not the GAN
+    monkeypatch.setattr(bench.toy2d, "minibatch_steps", lambda target: 3)  # the wiring, not the GAN
     result = bench.run(name, "quick", tmp_path)
     target, kind = name.split("-")
     assert result["target"] == target and result["setup"]["kind"] == kind

@@ -71,16 +71,23 @@ def test_lesson_setting_is_the_unrolled_gan_papers():
     assert (setup.hidden, setup.layers, setup.batch_size) == (128, 1, 256)
 
 
-def test_lesson_setup_picks_the_ring_and_grid_gans():
-    assert toy2d.lesson_setup("ring", "minibatch") == dataclasses.replace(
-        toy2d.LESSON, kind="minibatch"
-    )
-    grid = toy2d.lesson_setup("grid", "pacgan2")
-    assert grid.kind == "pacgan2" and (grid.g_layers, grid.g_hidden) == (4, 256)
+def test_lesson_setup_gives_lesson_5s_players_on_both_targets():
+    ring, grid = toy2d.lesson_setup("ring", "minibatch"), toy2d.lesson_setup("grid", "pacgan2")
+    assert ring == dataclasses.replace(toy2d.LESSON5, kind="minibatch")
+    assert grid == dataclasses.replace(toy2d.LESSON5, kind="pacgan2")
+    assert (grid.latent_dim, grid.g_layers, grid.g_hidden, grid.layers) == (16, 4, 256, 3)
     with pytest.raises(ValueError, match="ring"):
         toy2d.lesson_setup("spiral")
-    with pytest.raises(ValueError, match="grid"):
-        toy2d.lesson_steps("spiral")
+    for steps in (toy2d.lesson_steps, toy2d.minibatch_steps):
+        with pytest.raises(ValueError, match="grid"):
+            steps("spiral")
+
+
+def test_lesson_5_trains_the_grid_longer_than_the_ring(monkeypatch):
+    for budget, ring, grid in (("quick", 1500, 2000), ("full", 8000, 20000)):
+        monkeypatch.setenv("GANCOURSE_BUDGET", budget)
+        assert (toy2d.minibatch_steps("ring"), toy2d.minibatch_steps("grid")) == (ring, grid)
+        assert toy2d.lesson_steps() == (1500 if budget == "quick" else 6000)
 
 
 def test_train_seeds_in_worker_processes_matches_a_run_made_alone():
