@@ -68,8 +68,10 @@ class History:
 
 
 @dataclass
-class _Stats:
-    """One step's figures, kept on the device until the next log so the hot loop never syncs."""
+class StepStats:
+    """One iteration's figures, kept on the device until the next log so the hot loop never
+    syncs: the last discriminator step's loss and mean outputs on data (``d_real``) and on
+    samples (``d_fake``), and the generator's loss."""
 
     d_loss: Tensor
     g_loss: Tensor
@@ -223,7 +225,9 @@ def load_checkpoint(
     }
 
 
-def _flush(buffer: list[_Stats], history: History, first_step: int, checkpoint_step: int) -> None:
+def _flush(
+    buffer: list[StepStats], history: History, first_step: int, checkpoint_step: int
+) -> None:
     """Move buffered figures to the history (one host sync) and stop if any is not finite."""
     if not buffer:
         return
@@ -258,6 +262,15 @@ def _flush(buffer: list[_Stats], history: History, first_step: int, checkpoint_s
         history.d_fake.append(d_fake)
 
 
+def record_steps(stats: list[StepStats], history: History) -> None:
+    """Append the figures of consecutive :func:`gan_step` iterations to ``history``, numbered
+    on from its last step, with one host sync, as :func:`train_gan` does; raise
+    :class:`TrainingDiverged` with what to do if a loss is not finite. For callers that run
+    :func:`gan_step` themselves, such as the instructor's playground."""
+    first = history.step[-1] + 1 if history.step else 1
+    _flush(list(stats), history, first, checkpoint_step=0)
+
+
 def _mean_sigmoid(logits: Tensor) -> Tensor:
     """Mean D(x) = sigma(logit) over a batch."""
     return torch.sigmoid(check_logits(logits)).mean()
@@ -270,6 +283,68 @@ def _set_learning_rates(
     for opt, rates in zip(optimizers, initial, strict=True):
         for group, lr0 in zip(opt.param_groups, rates, strict=True):
             group["lr"] = lr0 * scale
+
+
+def gan_step(
+    generator: nn.Module,
+    discriminator: nn.Module,
+    *,
+    sample_data: Callable[[int], Tensor],
+    sample_noise: Callable[[int], Tensor],
+    opt_g: torch.optim.Optimizer,
+    opt_d: torch.optim.Optimizer,
+    batch_size: int = 64,
+    k: int = 1,
+    g_loss: str | Callable[[Tensor], Tensor] = "non_saturating",
+    d_loss: Callable[[Tensor, Tensor], Tensor] = discriminator_loss,
+    d_penalty: Callable[[nn.Module, Tensor, Tensor], Tensor] | None = None,
+    after_d_step: Callable[[], None] | None = None,
+    scores: bool = False,
+) -> StepStats:
+    """One iteration of Algorithm 1 of Goodfellow et al. 2014 (arXiv 1406.2661): ``k``
+    discriminator steps, each on ``batch_size`` data samples and as many generator samples,
+    then one generator step on fresh noise. :func:`train_gan` calls it once per iteration; a
+    live panel calls it a few times per frame. The arguments are :func:`train_gan`'s.
+
+    Random numbers are drawn in this order: for each D step, data then noise (then whatever
+    ``d_penalty`` draws); then noise for the G step. Returns the iteration's
+    :class:`StepStats`, still on the device (reading them synchronises with it).
+    """
+    _check_count(k, "k", 1, "Algorithm 1 takes k >= 1 discriminator steps per generator step")
+    g_cost = generator_loss(g_loss) if isinstance(g_loss, str) else g_loss
+    mean_output = (lambda out: check_logits(out).mean()) if scores else _mean_sigmoid
+    # k steps of the discriminator: ascend V(D, G), i.e. descend d_loss.
+    for _ in range(k):
+        real = sample_data(batch_size)
+        with torch.no_grad():  # D's step needs G's samples, not a graph through G
+            fake = generator(sample_noise(batch_size))
+        _check_batches(real, fake, batch_size)
+        real_logits, fake_logits = discriminator(real), discriminator(fake)
+        loss_d = d_loss(real_logits, fake_logits)
+        if d_penalty is not None:
+            loss_d = loss_d + d_penalty(discriminator, real, fake)
+        opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        opt_d.step()
+        if after_d_step is not None:
+            after_d_step()
+
+    # One step of the generator on fresh noise; D is frozen so only G gets gradients.
+    discriminator.requires_grad_(False)
+    try:
+        fake_logits_g = discriminator(generator(sample_noise(batch_size)))
+        loss_g = g_cost(fake_logits_g)
+        opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        opt_g.step()
+    finally:
+        discriminator.requires_grad_(True)
+    return StepStats(
+        loss_d.detach(),
+        loss_g.detach(),
+        mean_output(real_logits.detach()),
+        mean_output(fake_logits.detach()),
+    )
 
 
 def train_gan(
@@ -312,8 +387,9 @@ def train_gan(
     keeps the critic's mean raw outputs instead of the mean sigmoid, so ``d_real - d_fake`` is
     the critic's estimate of W1.
 
-    Random numbers are drawn in this order every iteration: for each D step, data then noise;
-    then noise for the G step. A loop written out by hand in that order reproduces this one.
+    Each iteration is one call of :func:`gan_step`. Random numbers are drawn in this order
+    every iteration: for each D step, data then noise; then noise for the G step. A loop
+    written out by hand in that order reproduces this one.
 
     ``callback(step)`` runs after each iteration (``step`` counts completed iterations), for
     snapshots. With ``checkpoint`` set, the state is saved every ``checkpoint_every`` steps
@@ -348,8 +424,6 @@ def train_gan(
     }
     if d_penalty is not None:
         settings["d_penalty"] = getattr(d_penalty, "__name__", "custom")
-    mean_output = (lambda out: check_logits(out).mean()) if scores else _mean_sigmoid
-
     history = History()
     start = 0
     if checkpoint is not None and resume and Path(checkpoint).is_file():
@@ -400,7 +474,7 @@ def train_gan(
 
     generator.train()
     discriminator.train()
-    buffer: list[_Stats] = []
+    buffer: list[StepStats] = []
     last_saved = start
     if time_limit is None:
         bar = tqdm(total=steps, initial=min(start, steps), desc=desc, disable=not progress)
@@ -419,37 +493,21 @@ def train_gan(
                 _set_learning_rates(
                     [opt_g, opt_d], initial_rates, lr_schedule(share_done(step - 1))
                 )
-            # k steps of the discriminator: ascend V(D, G), i.e. descend d_loss.
-            for _ in range(k):
-                real = sample_data(batch_size)
-                with torch.no_grad():  # D's step needs G's samples, not a graph through G
-                    fake = generator(sample_noise(batch_size))
-                _check_batches(real, fake, batch_size)
-                real_logits, fake_logits = discriminator(real), discriminator(fake)
-                loss_d = d_loss(real_logits, fake_logits)
-                if d_penalty is not None:
-                    loss_d = loss_d + d_penalty(discriminator, real, fake)
-                opt_d.zero_grad(set_to_none=True)
-                loss_d.backward()
-                opt_d.step()
-                if after_d_step is not None:
-                    after_d_step()
-
-            # One step of the generator on fresh noise; D is frozen so only G gets gradients.
-            discriminator.requires_grad_(False)
-            fake_logits_g = discriminator(generator(sample_noise(batch_size)))
-            loss_g = g_cost(fake_logits_g)
-            opt_g.zero_grad(set_to_none=True)
-            loss_g.backward()
-            opt_g.step()
-            discriminator.requires_grad_(True)
-
             buffer.append(
-                _Stats(
-                    loss_d.detach(),
-                    loss_g.detach(),
-                    mean_output(real_logits.detach()),
-                    mean_output(fake_logits.detach()),
+                gan_step(
+                    generator,
+                    discriminator,
+                    sample_data=sample_data,
+                    sample_noise=sample_noise,
+                    opt_g=opt_g,
+                    opt_d=opt_d,
+                    batch_size=batch_size,
+                    k=k,
+                    g_loss=g_cost,
+                    d_loss=d_loss,
+                    d_penalty=d_penalty,
+                    after_d_step=after_d_step,
+                    scores=scores,
                 )
             )
             if callback is not None:
