@@ -179,14 +179,19 @@ class MinibatchDiscrimination(nn.Module):
         # the authors' code draws T from N(0, 0.05^2)
         self.T = nn.Parameter(0.05 * torch.randn(in_features, kernels * kernel_dim))
 
+    def kernel_points(self, features: Tensor) -> Tensor:
+        """M = f T for each row of ``features`` (N, A), as (B, N, C): one set of N points per
+        kernel, ready for pairwise L1 distances."""
+        m = (features @ self.T).view(-1, self.kernels, self.kernel_dim)  # (N, B, C)
+        return m.transpose(0, 1)
+
     def forward(self, features: Tensor) -> Tensor:
         if features.ndim != 2 or features.shape[1] != self.T.shape[0]:
             raise ValueError(
                 f"minibatch discrimination expects features shaped (N, {self.T.shape[0]}), "
                 f"got {tuple(features.shape)}"
             )
-        m = (features @ self.T).view(-1, self.kernels, self.kernel_dim)  # (N, B, C)
-        m = m.transpose(0, 1)  # (B, N, C): one set of rows per kernel
+        m = self.kernel_points(features)
         l1 = torch.cdist(m, m, p=1)  # (B, N, N), every pair for every kernel at once
         # the diagonal is exp(-0) = 1: subtracting it leaves out each sample's pair with itself
         closeness = torch.exp(-l1).sum(dim=2) - 1  # (B, N)

@@ -229,29 +229,11 @@ def toy2d_setup(settings: Settings) -> toy2d.Setup:
 
 
 def game_arguments(settings: Settings, critic: nn.Module, unit: float) -> dict[str, Any]:
-    """The keyword arguments of :func:`gancourse.train.gan_step` for ``settings.game``, wired
-    as ``toy2d.train_toy2d`` wires them: a generator cost from ``losses.GENERATOR_LOSSES`` and
-    the discriminator's cross-entropy, or the Wasserstein losses with clipping after each
-    critic step or the gradient penalty (slope 1 per ``unit`` of distance)."""
-    if settings.game in GAN_GAMES:
-        return {"g_loss": settings.game, "d_loss": losses.discriminator_loss, "scores": False}
-    penalty = (
-        partial(losses.gradient_penalty, weight=settings.gp_weight, unit=unit)
-        if settings.game == "wgan_gp"
-        else None
-    )
-    clip = (
-        partial(losses.clip_weights, critic, settings.clip)
-        if settings.game == "wgan_clip"
-        else None
-    )
-    return {
-        "g_loss": losses.wasserstein_generator_loss,
-        "d_loss": losses.wasserstein_critic_loss,
-        "d_penalty": penalty,
-        "after_d_step": clip,
-        "scores": True,
-    }
+    """The keyword arguments of :func:`gancourse.train.gan_step` for ``settings.game``, from
+    ``toy2d.game_arguments``, the wiring ``toy2d.train_toy2d`` trains with; the GAN games pass
+    their generator cost by name."""
+    g_loss = settings.game if settings.game in GAN_GAMES else "non_saturating"
+    return toy2d.game_arguments(toy2d_setup(settings), critic, unit, g_loss=g_loss)
 
 
 def minibatch_logits(
@@ -266,10 +248,8 @@ def minibatch_logits(
     layer = discriminator.minibatch
     features, others = discriminator.features(points), discriminator.features(context)
 
-    def kernels(f: Tensor) -> Tensor:  # (B, rows, C)
-        return (f @ layer.T).view(-1, layer.kernels, layer.kernel_dim).transpose(0, 1)
-
-    closeness = torch.exp(-torch.cdist(kernels(features), kernels(others), p=1)).sum(dim=2)
+    points_m, others_m = layer.kernel_points(features), layer.kernel_points(others)
+    closeness = torch.exp(-torch.cdist(points_m, others_m, p=1)).sum(dim=2)
     if layer.average:
         closeness = closeness / len(context)
     return discriminator.out(torch.cat([features, closeness.T], dim=1))

@@ -152,6 +152,33 @@ def seeded_players(
     return players(setup, device, target.coordinate_std)
 
 
+def game_arguments(
+    setup: Setup, critic: nn.Module, unit: float = 1.0, g_loss: str = "non_saturating"
+) -> dict:
+    """The keyword arguments of ``train.train_gan`` (and ``train.gan_step``) for ``setup.game``:
+    ``gan``, the cross-entropy for D and ``g_loss`` (a name from ``losses.GENERATOR_LOSSES``)
+    for G; ``wgan_clip``, the Wasserstein losses with every weight of ``critic`` clipped to
+    [-c, c] after each critic step (Arjovsky et al. 2017, arXiv 1701.07875, Algorithm 1);
+    ``wgan_gp``, the Wasserstein losses plus the gradient penalty with slope 1 per ``unit`` of
+    distance (Gulrajani et al. 2017, arXiv 1704.00028, Algorithm 1). The Wasserstein games
+    keep the critic's raw scores in the history."""
+    if setup.game == "gan":
+        return {"g_loss": g_loss, "d_loss": losses.discriminator_loss, "scores": False}
+    return {
+        "g_loss": losses.wasserstein_generator_loss,
+        "d_loss": losses.wasserstein_critic_loss,
+        "d_penalty": (
+            partial(losses.gradient_penalty, weight=setup.gp_weight, unit=unit)
+            if setup.game == "wgan_gp"
+            else None
+        ),
+        "after_d_step": (
+            partial(losses.clip_weights, critic, setup.clip) if setup.game == "wgan_clip" else None
+        ),
+        "scores": True,
+    }
+
+
 def train_toy2d(
     target: str | Mixture2D,
     setup: Setup,
@@ -187,23 +214,7 @@ def train_toy2d(
         steps=steps,
         batch_size=setup.batch_size,
         k=setup.n_critic,
-        g_loss=losses.wasserstein_generator_loss if wasserstein else "non_saturating",
-        d_loss=losses.wasserstein_critic_loss if wasserstein else losses.discriminator_loss,
-        d_penalty=(
-            partial(
-                losses.gradient_penalty,
-                weight=setup.gp_weight,
-                unit=scale if setup.standardize else 1.0,
-            )
-            if setup.game == "wgan_gp"
-            else None
-        ),
-        after_d_step=(
-            (lambda: losses.clip_weights(discriminator, setup.clip))
-            if setup.game == "wgan_clip"
-            else None
-        ),
-        scores=wasserstein,
+        **game_arguments(setup, discriminator, scale if setup.standardize else 1.0),
         callback=callback,
         progress=progress,
         desc=f"{setup.game if wasserstein else setup.kind} on the {target.name}, seed {seed}",

@@ -174,3 +174,18 @@ def test_train_seeds_returns_the_players_history_and_snapshots():
     generator.load_state_dict(result.generator_state)  # the scale is a buffer: restored too
     alone, _, _ = toy2d.train_toy2d("grid", setup, 20, seed=0, progress=False)
     assert np.allclose(toy2d.generate(generator, 100), toy2d.generate(alone, 100), atol=1e-6)
+
+
+def test_game_arguments_wire_each_game_for_train_gan():
+    gan = toy2d.game_arguments(toy2d.LESSON, torch.nn.Linear(2, 1), g_loss="minimax")
+    assert gan["g_loss"] == "minimax" and not gan["scores"] and "d_penalty" not in gan
+    critic = torch.nn.Linear(2, 1)
+    penalised = toy2d.game_arguments(toy2d.WGAN_GP, critic, unit=2.0)
+    assert penalised["scores"] and penalised["after_d_step"] is None
+    assert penalised["d_penalty"].keywords == {"weight": toy2d.WGAN_GP.gp_weight, "unit": 2.0}
+    clipped = toy2d.game_arguments(toy2d.WGAN_CLIP, critic)
+    assert clipped["d_penalty"] is None
+    with torch.no_grad():
+        critic.weight.fill_(1.0)
+    clipped["after_d_step"]()
+    assert critic.weight.abs().max().item() == pytest.approx(toy2d.WGAN_CLIP.clip)
