@@ -283,6 +283,8 @@ def test_wgan_gp_recipe_has_a_critic_without_normalisation_and_trains():
     assert len(history) == 3 and np.isfinite(history.wasserstein_estimate(3, window=3))
     with pytest.raises(ValueError, match="batch norm"):
         dataclasses.replace(recipe, d_norm="batch")
+    with pytest.raises(ValueError, match="gp_every must be a positive integer"):
+        dataclasses.replace(recipe, gp_every=0)
 
 
 def test_refined_critic_estimate_leaves_the_models_and_random_state_alone():

@@ -135,3 +135,18 @@ def test_gradient_penalty_measures_slope_in_the_given_unit():
     assert norms.shape == (16,) and torch.allclose(norms, torch.full((16,), 0.5))
     with pytest.raises(ValueError, match="unit > 0"):
         losses.gradient_penalty(lambda x: x @ w, real, fake, unit=0.0)
+
+
+def test_lazy_penalty_applies_every_kth_step_at_k_times_the_weight():
+    torch.manual_seed(0)
+    w = torch.tensor([1.2, 1.6])  # slope 2: penalty (2 - 1)^2 = 1 per sample
+    real, fake = torch.randn(8, 2), torch.randn(8, 2)
+    lazy = losses.LazyPenalty(losses.gradient_penalty, every=3)
+    values = [lazy(lambda x: x @ w, real, fake).item() for _ in range(7)]
+    assert values == pytest.approx([30.0, 0, 0, 30.0, 0, 0, 30.0])  # lambda 10, times 3
+    # every = 1 is the plain penalty on each step
+    plain = losses.LazyPenalty(losses.gradient_penalty, every=1)
+    assert [plain(lambda x: x @ w, real, fake).item() for _ in range(2)] == pytest.approx([10, 10])
+    for bad in (0, 2.5, True):
+        with pytest.raises(ValueError, match="every must be a positive integer"):
+            losses.LazyPenalty(losses.gradient_penalty, every=bad)
