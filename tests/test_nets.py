@@ -31,7 +31,7 @@ def test_bad_arguments_are_clear_errors(kwargs, message):
 def naive_minibatch_features(layer: nets.MinibatchDiscrimination, f: torch.Tensor) -> torch.Tensor:
     """Salimans et al. 2016, section 3.2, one pair at a time."""
     m = (f @ layer.T).view(len(f), layer.kernels, layer.kernel_dim)
-    o = torch.zeros(len(f), layer.kernels)
+    o = torch.zeros(len(f), layer.kernels, dtype=f.dtype)
     for i in range(len(f)):
         for j in range(len(f)):
             if i != j:
@@ -51,6 +51,23 @@ def test_minibatch_discrimination_matches_the_paper_pair_by_pair():
     averaged.load_state_dict(layer.state_dict())
     torch.testing.assert_close(averaged(f)[:, 6:], out[:, 6:] / 6)
     torch.testing.assert_close(averaged(f)[:, :6], f)
+
+
+def test_minibatch_discrimination_gradients_match_the_pair_by_pair_layer():
+    # the layer's own backward pass (symmetrised, one cdist backward) against autograd through
+    # the paper's pair-by-pair sum, for the features and for T
+    torch.manual_seed(0)
+    layer = nets.MinibatchDiscrimination(6, kernels=4, kernel_dim=3).double()
+    f = torch.randn(9, 6, dtype=torch.float64, requires_grad=True)
+    weights = torch.randn(9, 4, dtype=torch.float64)
+    fast = torch.autograd.grad((layer(f)[:, 6:] * weights).sum(), (f, layer.T))
+    slow = torch.autograd.grad(
+        (naive_minibatch_features(layer, f)[:, 6:] / 8 * weights).sum(), (f, layer.T)
+    )
+    for ours, reference in zip(fast, slow, strict=True):
+        torch.testing.assert_close(ours, reference)
+    m = layer.kernel_points(f.detach()).requires_grad_()
+    assert torch.autograd.gradcheck(nets._PairwiseCloseness.apply, (m,))
 
 
 def test_minibatch_features_depend_on_the_rest_of_the_batch():
