@@ -3,7 +3,10 @@
 Every lesson reads its step counts through :func:`budgeted`, so one environment variable,
 ``GANCOURSE_BUDGET=quick|full``, runs the same code with fewer steps (quick, for CI) or with
 the real lesson's steps (full, the default). ``GANCOURSE_DEVICE=cuda|mps|cpu`` overrides the
-automatic device choice (cuda, then mps, then cpu).
+automatic device choice (cuda, then mps, then cpu). ``GANCOURSE_SEED=N`` adds N to every seed the
+course draws random numbers from (default 0), so a whole notebook can be re-run on other seeds
+to check that its claims are not an accident of one: :func:`seed_everything` and :func:`rng`
+apply it.
 """
 
 from __future__ import annotations
@@ -82,13 +85,48 @@ def device(name: str | None = None) -> torch.device:
     return torch.device(choice)
 
 
+def _check_seed(seed: object, name: str = "seed") -> None:
+    if not isinstance(seed, int | np.integer) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"{name} must be a non-negative integer, got {seed!r}")
+
+
+def seed_offset() -> int:
+    """``GANCOURSE_SEED``: a non-negative integer added to every seed the course uses (0 when
+    unset). Re-running a notebook with ``GANCOURSE_SEED=3`` re-runs every experiment in it on
+    other random numbers; its asserts must still hold."""
+    value = os.environ.get("GANCOURSE_SEED", "").strip() or "0"
+    try:
+        offset = int(value)
+    except ValueError:
+        offset = -1
+    if offset < 0:
+        raise ValueError(
+            f"GANCOURSE_SEED={value!r} is not a seed offset: set it to a non-negative integer "
+            f"(0, the default, runs the seeds the lessons were written with), or unset it"
+        )
+    return offset
+
+
+def seeded(seed: int) -> int:
+    """The seed actually used for ``seed``: ``seed + GANCOURSE_SEED``."""
+    _check_seed(seed)
+    return int(seed) + seed_offset()
+
+
 def seed_everything(seed: int) -> None:
-    """Seed Python's, NumPy's and PyTorch's generators (all devices) so a run repeats."""
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    """Seed Python's, NumPy's and PyTorch's generators (all devices) so a run repeats; with
+    ``GANCOURSE_SEED`` set, from :func:`seeded` (``seed`` plus the offset)."""
+    seed = seeded(seed)
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)  # also seeds every CUDA and MPS device
+
+
+def rng(seed: int, device: torch.device | str = "cpu") -> torch.Generator:
+    """A random generator of its own on ``device``, seeded with :func:`seeded` (``seed`` plus
+    ``GANCOURSE_SEED``): for noise that must not move, or be moved by, the global generator
+    that training draws from (fixed evaluation noise, snapshots)."""
+    return torch.Generator(device=device).manual_seed(seeded(seed))
 
 
 def data_dir() -> Path:
@@ -99,6 +137,23 @@ def data_dir() -> Path:
     override = os.environ.get("GANCOURSE_DATA", "").strip()
     path = Path(override) if override else Path(__file__).resolve().parent.parent / "data"
     path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def save_atomically(payload: object, path: str | Path) -> Path:
+    """``torch.save(payload, path)`` through a temporary file in the same folder, renamed into
+    place: a reader (another notebook, another test worker) sees the old file or the whole new
+    one, never half of it, and an interrupted write leaves no broken file behind."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(
+        f"{path.name}.{os.getpid()}.tmp"
+    )  # one per process: no two writers share it
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
 
 
@@ -113,8 +168,10 @@ def setup(seed: int = 0, threads: int | None = None) -> torch.device:
         torch.set_num_threads(threads)
     seed_everything(seed)
     dev = device()
+    offset = seed_offset()
+    shown = f"{seed}" if offset == 0 else f"{seed} + GANCOURSE_SEED {offset} = {seed + offset}"
     print(
-        f"gancourse | device: {dev.type} | budget: {budget()} | seed: {seed} | "
+        f"gancourse | device: {dev.type} | budget: {budget()} | seed: {shown} | "
         f"torch {torch.__version__} | CPU threads: {torch.get_num_threads()}"
     )
     return dev

@@ -28,6 +28,7 @@ from .data import Digits, tensor_sampler
 from .evaluator import Evaluator
 from .losses import (
     LazyPenalty,
+    check_every,
     discriminator_loss,
     gradient_penalty,
     wasserstein_critic_loss,
@@ -140,11 +141,7 @@ class Recipe:
     def __post_init__(self) -> None:
         if self.game not in GAMES:
             raise ValueError(f"unknown game {self.game!r}: choose one of {', '.join(GAMES)}")
-        if not isinstance(self.gp_every, int) or self.gp_every < 1:
-            raise ValueError(
-                f"gp_every must be a positive integer (1: the penalty on every critic step), "
-                f"got {self.gp_every!r}"
-            )
+        check_every(self.gp_every, "gp_every")
         if self.game == "wgan_gp" and self.d_norm == "batch":
             raise ValueError(
                 "the gradient penalty is per sample, and batch norm makes each score depend on "
@@ -264,8 +261,15 @@ def build_optimizers(
 
 
 def checkpoint_path(recipe: str | Recipe, budget: str | None = None) -> Path:
-    """Where the notebook keeps the recipe's trained models: data/dcgan_<recipe>_<budget>.pt."""
-    return config.data_dir() / f"dcgan_{recipe_named(recipe).name}_{budget or config.budget()}.pt"
+    """Where the notebook keeps the recipe's trained models: data/dcgan_<recipe>_<budget>.pt,
+    or data/dcgan_<recipe>_<budget>_seed<N>.pt under ``GANCOURSE_SEED=N`` (N > 0), so that a
+    run on other seeds never loads the models of seed 0."""
+    offset = config.seed_offset()
+    suffix = f"_seed{offset}" if offset else ""
+    return (
+        config.data_dir()
+        / f"dcgan_{recipe_named(recipe).name}_{budget or config.budget()}{suffix}.pt"
+    )
 
 
 def train_models(
@@ -447,8 +451,7 @@ class TrainingRecord:
             self.measure(step)
         self.finished = self.points[-1]["train_seconds"]
         if self.path is not None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            torch.save({"points": self.points, "snapshots": self.snapshots}, self.path)
+            config.save_atomically({"points": self.points, "snapshots": self.snapshots}, self.path)
 
 
 def refined_critic_estimate(
@@ -472,7 +475,7 @@ def refined_critic_estimate(
     copy_ = copy.deepcopy(critic).train()
     optimizer = torch.optim.Adam(copy_.parameters(), lr=lr, betas=(recipe.beta1, recipe.beta2))
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        torch.manual_seed(seed)
+        torch.manual_seed(config.seeded(seed))
         for _ in range(steps):
             real = sample_data(recipe.batch_size)
             with torch.no_grad():

@@ -169,6 +169,16 @@ def gradient_penalty(
     return weight * ((norms - 1) ** 2).mean()
 
 
+def check_every(every: object, name: str = "every") -> None:
+    """Refuse an interval of :class:`LazyPenalty` that is not a positive integer (a bool is
+    not one), with an error that says so."""
+    if not isinstance(every, int) or isinstance(every, bool) or every < 1:
+        raise ValueError(
+            f"{name} must be a positive integer (1: the penalty on every critic step), "
+            f"got {every!r}"
+        )
+
+
 class LazyPenalty:
     """Lazy regularisation (Karras et al. 2020, "Analyzing and Improving the Image Quality of
     StyleGAN", arXiv 1912.04958, section 3.1): a critic penalty such as
@@ -181,8 +191,7 @@ class LazyPenalty:
     """
 
     def __init__(self, penalty: Callable[..., Tensor], every: int) -> None:
-        if not isinstance(every, int) or isinstance(every, bool) or every < 1:
-            raise ValueError(f"every must be a positive integer (1 = every step), got {every!r}")
+        check_every(every)
         self.penalty, self.every, self.calls = penalty, every, 0
 
     def __call__(self, critic: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor) -> Tensor:

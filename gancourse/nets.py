@@ -11,6 +11,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+from . import config
+
 ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(0.2), "tanh": nn.Tanh}
 
 
@@ -125,10 +127,11 @@ def sample_generator(
     generator: nn.Module, n: int, latent_dim: int, seed: int = 0, batch: int = 1000
 ) -> Tensor:
     """``n`` samples G(z) on the CPU, z ~ N(0, I) in ``latent_dim`` dimensions. The noise comes
-    from its own seeded generator, so the same seed gives the same samples whatever else has
-    drawn random numbers; G is in evaluation mode for the draw and goes back to its mode after."""
+    from its own seeded generator (``config.rng``: ``seed`` plus ``GANCOURSE_SEED``), so the
+    same seed gives the same samples whatever else has drawn random numbers; G is in
+    evaluation mode for the draw and goes back to its mode after."""
     device = next(generator.parameters()).device
-    noise = torch.randn(n, latent_dim, generator=torch.Generator().manual_seed(seed))
+    noise = torch.randn(n, latent_dim, generator=config.rng(seed))
     was_training = generator.training
     generator.eval()
     samples = torch.cat([generator(z.to(device)).cpu() for z in noise.split(batch)])

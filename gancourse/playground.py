@@ -392,7 +392,9 @@ class Trainer:
 
     def critic_values(self, points: Tensor, context: Tensor) -> Tensor:
         """D(x) (the sigmoid, GAN games) or the critic's raw score f(x) (Wasserstein) at
-        ``points``; a minibatch D judges each point as one more sample of ``context``."""
+        ``points``; a minibatch D judges each point as one more sample of ``context``. Both go
+        to the players' device first."""
+        points, context = points.to(self.device), context.to(self.device)
         unwrapped = _unwrap_minibatch(self.discriminator)
         if unwrapped is None:
             out = self.discriminator(points)
@@ -404,10 +406,11 @@ class Trainer:
 
     def generator_gradient(self, fakes: Tensor) -> Tensor:
         """-grad_x J(G) at each generated sample x of the batch ``fakes``, per sample (the
-        batch mean's gradient times N): the direction in which G's next step moves it."""
+        batch mean's gradient times N): the direction in which G's next step moves it. On the
+        players' device, whatever device ``fakes`` comes from."""
         cost = game_arguments(self.settings, self.discriminator, self.unit)["g_loss"]
         cost = losses.generator_loss(cost) if isinstance(cost, str) else cost
-        x = fakes.detach().clone().requires_grad_(True)
+        x = fakes.detach().to(self.device).clone().requires_grad_(True)
         with torch.enable_grad():
             (grad,) = torch.autograd.grad(cost(self.discriminator(x)), x)
         return -grad * len(x)
@@ -449,7 +452,7 @@ class Trainer:
     def _real_points(self) -> np.ndarray:
         """``SHOWN_SAMPLES`` real points, drawn once from their own generator."""
         if self._real is None:
-            rng = torch.Generator().manual_seed(self.settings.seed + 12345)
+            rng = config.rng(self.settings.seed + 12345)
             self._real = self.target.sample(SHOWN_SAMPLES, generator=rng).numpy()
         return self._real
 

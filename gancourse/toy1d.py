@@ -129,7 +129,7 @@ def saturation_run(
     cost = generator_loss(game)(discriminator(generator(noise(256))))
     grads = torch.autograd.grad(cost, list(generator.parameters()))
     grad_norm = float(torch.sqrt(sum((g**2).sum() for g in grads)))
-    probe = torch.randn(2000, 1, device=device, generator=torch.Generator(device).manual_seed(0))
+    probe = torch.randn(2000, 1, device=device, generator=config.rng(0, device))
     with torch.no_grad():
         d_of_gz = float(torch.sigmoid(discriminator(generator(probe))).mean())
         steps_seen, means = [0], [float(generator(probe).mean())]

@@ -73,3 +73,41 @@ def test_setup_prints_what_is_in_force(capsys, monkeypatch):
         assert "device: cpu" in out and "seed: 3" in out and "budget: quick" in out
     finally:
         torch.set_num_threads(threads)
+
+
+def test_seed_offset_shifts_every_seed(monkeypatch):
+    monkeypatch.delenv("GANCOURSE_SEED", raising=False)
+    assert config.seed_offset() == 0 and config.seeded(7) == 7
+    config.seed_everything(7)
+    seven = torch.randn(3)
+    monkeypatch.setenv("GANCOURSE_SEED", " 3 ")
+    assert config.seeded(4) == 7
+    config.seed_everything(4)
+    assert torch.equal(torch.randn(3), seven)
+    assert torch.equal(
+        torch.randn(2, generator=config.rng(4)), torch.randn(2, generator=config.rng(4))
+    )
+    monkeypatch.setenv("GANCOURSE_SEED", "0")
+    assert torch.equal(
+        torch.randn(3, generator=config.rng(7)), torch.randn(3, generator=config.rng(7))
+    )
+
+
+@pytest.mark.parametrize("value", ["-1", "two", "1.5"])
+def test_bad_seed_offset_is_a_clear_error(monkeypatch, value):
+    monkeypatch.setenv("GANCOURSE_SEED", value)
+    with pytest.raises(ValueError, match=r"GANCOURSE_SEED=.* is not a seed offset"):
+        config.seed_everything(0)
+
+
+def test_setup_shows_the_seed_offset(capsys, monkeypatch):
+    monkeypatch.setenv("GANCOURSE_DEVICE", "cpu")
+    monkeypatch.setenv("GANCOURSE_SEED", "2")
+    config.setup(seed=1)
+    assert "seed: 1 + GANCOURSE_SEED 2 = 3" in capsys.readouterr().out
+
+
+def test_atomic_save_leaves_no_temporary_file(tmp_path):
+    path = config.save_atomically({"x": torch.ones(2)}, tmp_path / "sub" / "f.pt")
+    assert torch.load(path)["x"].sum() == 2
+    assert [p.name for p in path.parent.iterdir()] == ["f.pt"]

@@ -283,8 +283,9 @@ def test_wgan_gp_recipe_has_a_critic_without_normalisation_and_trains():
     assert len(history) == 3 and np.isfinite(history.wasserstein_estimate(3, window=3))
     with pytest.raises(ValueError, match="batch norm"):
         dataclasses.replace(recipe, d_norm="batch")
-    with pytest.raises(ValueError, match="gp_every must be a positive integer"):
-        dataclasses.replace(recipe, gp_every=0)
+    for bad in (0, True):
+        with pytest.raises(ValueError, match="gp_every must be a positive integer"):
+            dataclasses.replace(recipe, gp_every=bad)
 
 
 def test_refined_critic_estimate_leaves_the_models_and_random_state_alone():
@@ -300,3 +301,11 @@ def test_refined_critic_estimate_leaves_the_models_and_random_state_alone():
     assert isinstance(estimate, float) and np.isfinite(estimate)
     assert all(torch.equal(a, b) for a, b in zip(before, after, strict=True))
     assert torch.equal(torch.get_rng_state(), state)
+
+
+def test_other_seeds_keep_their_own_checkpoints(tmp_path, monkeypatch):
+    monkeypatch.setenv("GANCOURSE_DATA", str(tmp_path))
+    monkeypatch.delenv("GANCOURSE_SEED", raising=False)
+    assert checkpoint_path("improved", "full").name == "dcgan_improved_full.pt"
+    monkeypatch.setenv("GANCOURSE_SEED", "3")
+    assert checkpoint_path("improved", "full").name == "dcgan_improved_full_seed3.pt"

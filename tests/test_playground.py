@@ -238,7 +238,7 @@ def test_arrows_point_where_d_rises_for_a_gan_and_the_critic_rises_for_a_wgan():
     for game in ("non_saturating", "wgan_gp"):
         trainer = Trainer(Settings(target="ring", game=game, **playground.GAME_DEFAULTS[game]))
         trainer.advance(20)
-        fakes = torch.as_tensor(trainer.generated(128))
+        fakes = torch.as_tensor(trainer.generated(128), device=trainer.device)
         arrows = trainer.generator_gradient(fakes)
         with torch.no_grad():
             before = trainer.discriminator(fakes).mean()
