@@ -12,6 +12,8 @@ from gancourse.data import Gaussian1D
 from gancourse.nets import mlp_discriminator, mlp_generator
 from gancourse.train import (
     TrainingDiverged,
+    gan_step,
+    judges_each_sample_alone,
     linear_lr_decay,
     load_checkpoint,
     train_gan,
@@ -432,3 +434,43 @@ def test_wasserstein_training_adds_the_penalty_clips_after_each_critic_step_and_
     )
     with pytest.raises(ValueError, match="no steps"):
         history.wasserstein_estimate(100, window=2)
+
+
+def test_one_pass_over_data_and_samples_only_where_d_judges_each_sample_alone():
+    from gancourse import nets, toy2d
+
+    assert judges_each_sample_alone(nets.mlp(2, 1))
+    assert judges_each_sample_alone(nets.dcgan_discriminator(8, norm="spectral"))
+    for batch_dependent in (
+        nets.dcgan_discriminator(8, norm="batch"),
+        nets.dcgan_discriminator(8, norm="spectral", minibatch_std=True),
+        toy2d.players(toy2d.Setup(kind="minibatch"))[1],
+        toy2d.players(toy2d.Setup(kind="pacgan2"))[1],
+    ):
+        assert not judges_each_sample_alone(batch_dependent)
+
+
+def test_one_pass_gives_the_scores_of_two():
+    torch.manual_seed(0)
+    d = torch.nn.Sequential(torch.nn.Linear(2, 16), torch.nn.LeakyReLU(0.2), torch.nn.Linear(16, 1))
+    real, fake = torch.randn(8, 2), torch.randn(8, 2)
+    together = d(torch.cat([real, fake])).split(8)
+    torch.testing.assert_close(together[0], d(real))
+    torch.testing.assert_close(together[1], d(fake))
+
+
+def test_the_generator_step_leaves_d_without_gradients_and_trainable():
+    torch.manual_seed(0)
+    g, d = torch.nn.Linear(1, 1), torch.nn.Linear(1, 1)
+    opt_g, opt_d = torch.optim.SGD(g.parameters(), 0.1), torch.optim.SGD(d.parameters(), 0.1)
+    gan_step(
+        g,
+        d,
+        sample_data=lambda m: torch.randn(m, 1),
+        sample_noise=lambda m: torch.randn(m, 1),
+        opt_g=opt_g,
+        opt_d=opt_d,
+        batch_size=4,
+    )
+    assert all(p.requires_grad for p in d.parameters())
+    assert all(p.grad is not None for p in g.parameters())

@@ -1,0 +1,132 @@
+"""Every tensor the package makes is made on the device of what it meets (principle 6).
+
+A machine without a GPU cannot run CUDA, but it can catch the usual CUDA bug: a tensor made on
+the CPU (noise, labels, a grid, a probe) meeting a model on another device. PyTorch's fake
+tensors run the training paths without computing anything; each tensor knows its device, and
+an operation that mixes two devices raises "Expected all tensors to be on the same device",
+as CUDA does. Here the models live on the "meta" device, which every machine has, so a tensor
+left on the CPU meets them exactly as it would meet a model on a GPU. Values cannot be read
+(no .item(), no numpy), so these tests cover the training steps; what reads values is covered
+by tests/test_playground.py and the notebooks, and on a GPU by the whole suite.
+"""
+
+import dataclasses
+import types
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+import torch
+import torch.utils
+from torch._subclasses.fake_tensor import FakeTensorMode
+
+from gancourse import dcgan, losses, toy1d, toy2d, train
+from gancourse.data import grid, tensor_sampler
+
+AWAY = torch.device("meta")
+
+
+@contextmanager
+def away_from_the_cpu() -> Iterator[None]:
+    """Fake tensors for everything made inside. Moving a module between devices swaps its
+    parameters in place, which torch refuses for fake tensors that a weak reference tracks;
+    nothing here relies on those references, so the check is switched off meanwhile."""
+    saved = torch.utils.weakref
+    torch.utils.weakref = types.SimpleNamespace(getweakrefs=lambda tensor: [])
+    try:
+        # real tensors made before (a target's means, a data set) may come in, as fakes
+        with FakeTensorMode(allow_non_fake_inputs=True):
+            yield
+    finally:
+        torch.utils.weakref = saved
+
+
+def test_a_cpu_tensor_meeting_a_model_away_from_the_cpu_is_caught():
+    """The harness itself: the mistake these tests look for does raise, for a tensor made
+    inside and for one made before."""
+    made_before = torch.randn(4, 2)
+    with away_from_the_cpu():
+        model = torch.nn.Linear(2, 1).to(AWAY)
+        for on_the_cpu in (torch.randn(4, 2), made_before):  # on the CPU by mistake
+            with pytest.raises(RuntimeError, match="same device"):
+                model(on_the_cpu)
+        assert model(torch.randn(4, 2, device=AWAY)).device == AWAY
+
+
+@pytest.fixture
+def no_history(monkeypatch):
+    """train_gan reads its figures back to the host every few steps; fake tensors hold no
+    values, so the history gets zeros instead (the devices have been checked by then)."""
+
+    def flush(buffer, history, first_step, checkpoint_step):
+        for offset, _ in enumerate(buffer):
+            history.step.append(first_step + offset)
+            for name in ("d_loss", "g_loss", "d_real", "d_fake"):
+                getattr(history, name).append(0.0)
+        buffer.clear()
+
+    monkeypatch.setattr(train, "_flush", flush)
+
+
+RECIPES = {
+    **dcgan.RECIPES,
+    "hinge": dataclasses.replace(dcgan.IMPROVED, game="hinge"),
+    "augment_mbstd": dataclasses.replace(dcgan.IMPROVED, augment=True, minibatch_std=True),
+}
+
+
+@pytest.mark.parametrize("name", RECIPES)
+def test_dcgan_recipes_train_away_from_the_cpu(name, no_history):
+    recipe = RECIPES[name]
+    with away_from_the_cpu():
+        images = torch.rand(256, 1, 28, 28) * 2 - 1  # the digits start on the CPU, as loaded
+        generator, discriminator = dcgan.build_models(recipe, AWAY)
+        history = dcgan.train_models(
+            recipe,
+            generator,
+            discriminator,
+            tensor_sampler(images, AWAY),
+            device=AWAY,
+            steps=recipe.gp_every + 1,  # the lazy penalty is due on the first step
+            progress=False,
+        )
+        assert len(history) == recipe.gp_every + 1
+        assert all(p.device == AWAY for p in generator.parameters())
+        assert dcgan.generate(generator, 8, batch=4).device.type == "cpu"
+
+
+SETUPS = {
+    **{f"lesson5_{kind}": toy2d.lesson_setup("grid", kind) for kind in toy2d.KINDS},
+    "wgan_gp": toy2d.WGAN_GP,
+    "wgan_clip": toy2d.WGAN_CLIP,
+}
+
+
+@pytest.mark.parametrize("name", SETUPS)
+def test_2d_games_train_away_from_the_cpu(name, no_history):
+    setup = dataclasses.replace(SETUPS[name], batch_size=32, n_critic=2)
+    target = grid()  # its means are real numbers: the players' scale is read from them
+    with away_from_the_cpu():
+        _, critic, history = toy2d.train_toy2d(target, setup, steps=2, device=AWAY, progress=False)
+        assert len(history) == 2 and next(critic.parameters()).device == AWAY
+
+
+def test_1d_lesson_trains_away_from_the_cpu(no_history):
+    with away_from_the_cpu():
+        generator, _, history = toy1d.train_lesson1_gan(
+            seed=0, steps=2, k=2, device=AWAY, progress=False
+        )
+        assert len(history) == 2 and next(generator.parameters()).device == AWAY
+
+
+def test_penalties_and_interpolates_stay_on_the_batches_device():
+    with away_from_the_cpu():
+        critic = torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.ReLU(), torch.nn.Linear(8, 1))
+        critic = critic.to(AWAY)
+        real, fake = torch.randn(16, 2, device=AWAY), torch.randn(16, 2, device=AWAY)
+        assert losses.interpolates(real, fake).device == AWAY
+        assert losses.gradient_penalty(critic, real, fake).device == AWAY
+        lazy = losses.LazyPenalty(losses.gradient_penalty, every=2)
+        assert lazy(critic, real, fake).device == lazy(critic, real, fake).device == AWAY
+        losses.clip_weights(critic, 0.01)
+        assert dcgan.diff_augment(torch.rand(4, 1, 28, 28, device=AWAY)).device == AWAY
