@@ -24,21 +24,25 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from . import config, metrics, toy1d, toy2d
+from . import config, losses, metrics, toy1d, toy2d, train
 from .data import Digits, load_mnist, mixture, tensor_sampler
 from .dcgan import (
+    GAMES,
     IMPROVED,
+    LATENT_DIM,
     PLAIN,
     WGAN_GP,
     Recipe,
     TrainingRecord,
     build_models,
+    build_optimizers,
     generate,
     recipe_settings,
     refined_critic_estimate,
@@ -472,6 +476,109 @@ def wgan_gp_mnist(device: torch.device, seed: int) -> Outcome:
     )
 
 
+def _step_players(name: str, device: torch.device) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """The generator and the ``train.gan_step`` arguments of one lesson's training step."""
+    if name.startswith("dcgan") or name == "wgan-gp-mnist":
+        recipe = {"dcgan-improved": IMPROVED, "dcgan-plain": PLAIN, "wgan-gp-mnist": WGAN_GP}[name]
+        with contextlib.redirect_stdout(io.StringIO()):
+            training = gan_training_digits(load_mnist())
+        generator, discriminator = build_models(recipe, device)
+        opt_g, opt_d = build_optimizers(recipe, generator, discriminator)
+        d_loss, g_loss = GAMES[recipe.game]
+        wasserstein = recipe.game == "wgan_gp"
+        penalty = partial(losses.gradient_penalty, weight=recipe.gp_weight)
+        return generator, {
+            "discriminator": discriminator,
+            "sample_data": tensor_sampler(training.images, device),
+            "sample_noise": lambda m: torch.randn(m, LATENT_DIM, device=device),
+            "opt_g": opt_g,
+            "opt_d": opt_d,
+            "batch_size": recipe.batch_size,
+            "k": recipe.n_critic,
+            "g_loss": g_loss,
+            "d_loss": d_loss,
+            "d_penalty": losses.LazyPenalty(penalty, recipe.gp_every) if wasserstein else None,
+            "scores": wasserstein,
+        }
+    if name == "gaussian1d":
+        generator, discriminator = toy1d.players(device)
+        opt_g = torch.optim.Adam(generator.parameters(), lr=1e-3, betas=(0.5, 0.999))
+        opt_d = torch.optim.Adam(discriminator.parameters(), lr=1e-3, betas=(0.5, 0.999))
+        return generator, {
+            "discriminator": discriminator,
+            "sample_data": lambda m: toy1d.TARGET.sample(m, device),
+            "sample_noise": toy1d.noise_sampler(device),
+            "opt_g": opt_g,
+            "opt_d": opt_d,
+            "batch_size": 256,
+            "k": 3,
+        }
+    setup = {
+        "grid-plain": toy2d.lesson_setup("grid", "plain"),
+        "grid-minibatch": toy2d.lesson_setup("grid", "minibatch"),
+        "wgan-gp-grid": toy2d.WGAN_GP,
+    }[name]
+    target = mixture("grid")
+    generator, discriminator = toy2d.players(setup, device, target.coordinate_std)
+    opt_g, opt_d = toy2d.optimizers(setup, generator, discriminator)
+    unit = target.coordinate_std if setup.standardize else 1.0
+    return generator, {
+        "discriminator": discriminator,
+        "sample_data": target.sampler(device),
+        "sample_noise": lambda m: torch.randn(m, setup.latent_dim, device=device),
+        "opt_g": opt_g,
+        "opt_d": opt_d,
+        "batch_size": setup.batch_size,
+        "k": setup.n_critic,
+        **toy2d.game_arguments(setup, discriminator, unit),
+    }
+
+
+# Each lesson's training step: lessons 1, 3 (both recipes), 5 (the grid, plain and with
+# minibatch discrimination) and 6 (WGAN-GP on the grid and on MNIST).
+STEP_SETTINGS = (
+    "gaussian1d",
+    "grid-plain",
+    "grid-minibatch",
+    "wgan-gp-grid",
+    "dcgan-plain",
+    "dcgan-improved",
+    "wgan-gp-mnist",
+)
+
+
+def steps(device: torch.device, seed: int) -> Outcome:
+    """Each lesson's training step (train.gan_step): generator steps per second on this device,
+    timed after warm-up steps, with the device synchronised before the clock stops.
+
+    The same step the notebooks train with, for a table of CPU and GPU speeds; samples.npy
+    holds 10,000 samples of the last setting's generator (untrained: this measures speed).
+    """
+    timed = config.budgeted(quick=8, full=400)
+    rows, generator = {}, None
+    for name in STEP_SETTINGS:
+        config.seed_everything(seed)
+        generator, arguments = _step_players(name, device)
+        discriminator = arguments.pop("discriminator")
+        for count in (max(4, timed // 10), timed):  # warm up, then time
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            start = time.perf_counter()
+            for _ in range(count):
+                train.gan_step(generator, discriminator, **arguments)
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            seconds = time.perf_counter() - start
+        rows[name] = {"steps_timed": timed, "steps_per_second": round(timed / seconds, 2)}
+        print(f"{name:16s} {rows[name]['steps_per_second']:8.1f} generator steps/s", flush=True)
+    return Outcome(
+        samples=generate(generator, N_SAMPLES, seed=seed + 1).numpy(),
+        metrics={"settings": rows, "cpu_threads_per_run": torch.get_num_threads()},
+        steps=timed * len(rows),
+        train_seconds=sum(timed / row["steps_per_second"] for row in rows.values()),
+    )
+
+
 BENCHMARKS: dict[str, Callable[[torch.device, int], Outcome]] = {
     "gaussian1d": gaussian1d,
     "dcgan": dcgan,
@@ -495,6 +602,7 @@ BENCHMARKS: dict[str, Callable[[torch.device, int], Outcome]] = {
         doc="Lesson 6: WGAN-GP on the grid; modes, high quality, reverse KL",
     ),
     "wgan-gp-mnist": wgan_gp_mnist,
+    "steps": steps,
 }
 
 
@@ -521,6 +629,7 @@ def run(name: str, budget: str, out: Path, device: str | None = None, seed: int 
         "budget": budget,
         "device": dev.type,
         "seed": seed,
+        "seed_offset": config.seed_offset(),  # GANCOURSE_SEED: every seed drawn is seed + this
         "steps": outcome.steps,
         "seconds": round(outcome.train_seconds, 3),
         "steps_per_second": round(outcome.steps / outcome.train_seconds, 2),

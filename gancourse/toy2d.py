@@ -415,6 +415,68 @@ def _relative_cost(setup: Setup) -> float:
     )
 
 
+@dataclass(frozen=True)
+class Run:
+    """One training run: ``setup`` on ``target`` for ``steps`` steps from ``seed``."""
+
+    target: str
+    setup: Setup
+    steps: int
+    seed: int
+
+
+def train_runs(
+    runs: Sequence[Run],
+    device: torch.device | str = "cpu",
+    workers: int | None = None,
+    snapshot_every: int = 0,
+    desc: str = "2D GANs",
+) -> list[SeedResult]:
+    """Train and measure each run, in the order given back (any mix of targets and setups).
+
+    On the CPU the runs go to ``workers`` processes of one thread each (default: one per CPU
+    core, at most the number of runs), the dearest first so that the workers finish together,
+    since one thread is fastest for these small networks; on a GPU they run one after the
+    other in this process. Each run is exactly ``train_toy2d(target, setup, steps, seed)``, so
+    its numbers match a run made alone. With ``snapshot_every``, each result also holds
+    samples from every that many steps.
+    """
+    for run in runs:
+        _check_target(run.target)
+    device = str(torch.device(device))
+    order = sorted(range(len(runs)), key=lambda i: -_relative_cost(runs[i].setup) * runs[i].steps)
+    results: list[SeedResult | None] = [None] * len(runs)
+    bar = tqdm(total=len(runs), desc=f"{desc}: {len(runs)} runs")
+    if device != "cpu":
+        for i in order:
+            run = runs[i]
+            results[i] = _train_and_measure(
+                run.target, run.setup, run.steps, run.seed, device, snapshot_every
+            )
+            bar.update()
+    else:
+        workers = workers or min(len(runs), os.cpu_count() or 1)
+        context = multiprocessing.get_context("spawn")  # fresh interpreters: no forked torch state
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            jobs = {
+                pool.submit(
+                    _train_and_measure,
+                    runs[i].target,
+                    runs[i].setup,
+                    runs[i].steps,
+                    runs[i].seed,
+                    device,
+                    snapshot_every,
+                ): i
+                for i in order
+            }
+            for job in as_completed(jobs):
+                results[jobs[job]] = job.result()
+                bar.update()
+    bar.close()
+    return [result for result in results if result is not None]
+
+
 def train_seeds(
     target: str,
     setups: dict[str, Setup],
@@ -425,49 +487,21 @@ def train_seeds(
     snapshot_every: int = 0,
 ) -> dict[str, list[SeedResult]]:
     """Train every setup in ``setups`` from every seed in ``seeds`` on ``target`` and measure
-    each run, for a table of mean and standard deviation over seeds. ``seeds`` may instead map
-    each setup's name to its own seeds.
-
-    On the CPU the runs go to ``workers`` processes of one thread each (default: one per CPU
-    core, at most the number of runs), since one thread is fastest for these small networks;
-    on a GPU they run one after the other in this process. Each run is exactly
-    ``train_toy2d(target, setup, steps, seed)``, so its numbers match a run made alone.
-    With ``snapshot_every``, each result also holds samples from every that many steps.
-    """
+    each run (:func:`train_runs`), for a table of mean and standard deviation over seeds.
+    ``seeds`` may instead map each setup's name to its own seeds. Returns each setup's
+    results in the order of its seeds."""
     per_setup = seeds if isinstance(seeds, Mapping) else {name: seeds for name in setups}
     if set(per_setup) != set(setups):
         raise ValueError(f"seeds names {sorted(per_setup)}, but the setups are {sorted(setups)}")
     if not all(per_setup.values()):
         raise ValueError("seeds is empty: give at least one seed, e.g. seeds=(0, 1, 2)")
-    device = str(torch.device(device))
-    # the longest runs first, so that the workers finish together
-    runs = sorted(
-        ((name, seed) for name in setups for seed in per_setup[name]),
-        key=lambda run: -_relative_cost(setups[run[0]]),
-    )
+    names = [name for name in setups for _ in per_setup[name]]
+    runs = [Run(target, setups[name], steps, seed) for name in setups for seed in per_setup[name]]
+    done = train_runs(runs, device, workers, snapshot_every, desc=f"the {target}")
     results: dict[str, list[SeedResult]] = {name: [] for name in setups}
-    bar = tqdm(total=len(runs), desc=f"{len(runs)} runs on the {target}")
-    if device != "cpu":
-        for name, seed in runs:
-            results[name].append(
-                _train_and_measure(target, setups[name], steps, seed, device, snapshot_every)
-            )
-            bar.update()
-    else:
-        workers = workers or min(len(runs), os.cpu_count() or 1)
-        context = multiprocessing.get_context("spawn")  # fresh interpreters: no forked torch state
-        with ProcessPoolExecutor(workers, mp_context=context) as pool:
-            jobs = {
-                pool.submit(
-                    _train_and_measure, target, setups[name], steps, seed, device, snapshot_every
-                ): name
-                for name, seed in runs
-            }
-            for job in as_completed(jobs):
-                results[jobs[job]].append(job.result())
-                bar.update()
-    bar.close()
-    return {name: sorted(done, key=lambda r: r.seed) for name, done in results.items()}
+    for name, result in zip(names, done, strict=True):
+        results[name].append(result)
+    return results
 
 
 def summary_over_seeds(results: Sequence[SeedResult]) -> dict[str, tuple[float, float]]:

@@ -172,3 +172,23 @@ def test_wgan_gp_mnist_quick_pairs_the_critics_estimates_with_the_frechet_ratio(
     assert all("refined_estimate" in p for p in result["wgan_gp"]["curve"])
     assert -1 <= result["rank_correlation_refined_estimate_frechet_ratio"] <= 1
     assert result["frechet_ratio"] > 0 and result["steps"] == 16
+
+
+def test_steps_times_every_lessons_training_step(tmp_path, monkeypatch):
+    monkeypatch.setenv("GANCOURSE_DEVICE", "cpu")
+    result = bench.run("steps", "quick", tmp_path)
+    assert list(result["settings"]) == list(bench.STEP_SETTINGS)
+    assert all(row["steps_per_second"] > 0 for row in result["settings"].values())
+    assert np.load(tmp_path / "samples.npy").shape == (10_000, 1, 28, 28)
+
+
+def test_a_seed_offset_is_recorded_and_changes_the_run(tmp_path, monkeypatch):
+    monkeypatch.setenv("GANCOURSE_DEVICE", "cpu")
+    first = bench.run("gaussian1d", "quick", tmp_path / "a", seed=1)
+    monkeypatch.setenv("GANCOURSE_SEED", "1")
+    shifted = bench.run("gaussian1d", "quick", tmp_path / "b", seed=0)
+    assert (first["seed"], first["seed_offset"]) == (1, 0)
+    assert (shifted["seed"], shifted["seed_offset"]) == (0, 1)
+    assert np.array_equal(
+        np.load(tmp_path / "a" / "samples.npy"), np.load(tmp_path / "b" / "samples.npy")
+    )

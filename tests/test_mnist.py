@@ -1,28 +1,26 @@
 """MNIST loading (both paths), the Frechet distance, the Inception score and the evaluator."""
 
-import struct
-
 import numpy as np
 import pytest
 import torch
 
 from gancourse import metrics
-from gancourse.data import load_mnist, scale_pixels, stratified_split
+from gancourse.data import (
+    load_mnist,
+    scale_pixels,
+    stratified_split,
+    write_full_size_mnist,
+    write_idx,
+)
 from gancourse.evaluator import gan_training_digits, train_evaluator
-
-
-def write_idx(path, array: np.ndarray) -> None:
-    """Write an array in the IDX format MNIST ships in (what torchvision reads)."""
-    magic = 0x0800 | array.ndim  # 0x08: unsigned bytes
-    header = struct.pack(">I", magic) + b"".join(struct.pack(">I", n) for n in array.shape)
-    path.write_bytes(header + array.astype(np.uint8).tobytes())
 
 
 def test_torchvision_path_reads_mnist_files_from_data(tmp_path, capsys):
     raw = tmp_path / "MNIST" / "raw"
     raw.mkdir(parents=True)
     rng = np.random.default_rng(0)
-    images, labels = rng.integers(0, 256, (20, 28, 28)), np.arange(20) % 10
+    images = rng.integers(0, 256, (20, 28, 28), dtype=np.uint8)
+    labels = (np.arange(20) % 10).astype(np.uint8)
     for split in ("train", "t10k"):
         write_idx(raw / f"{split}-images-idx3-ubyte", images)
         write_idx(raw / f"{split}-labels-idx1-ubyte", labels)
@@ -110,3 +108,23 @@ def test_evaluator_tells_real_digits_from_noise(tmp_path):
     assert min(real["class_histogram"]) > 0.05
     with pytest.raises(ValueError, match=r"shaped \(N, 1, 28, 28\)"):
         evaluator.evaluate(torch.zeros(100, 28, 28))
+
+
+def test_full_size_mnist_files_load_through_torchvision(tmp_path, capsys):
+    raw = write_full_size_mnist(tmp_path, train=12_000, test=100)
+    assert sorted(p.name for p in raw.iterdir()) == [
+        "t10k-images-idx3-ubyte",
+        "t10k-labels-idx1-ubyte",
+        "train-images-idx3-ubyte",
+        "train-labels-idx1-ubyte",
+    ]
+    digits = load_mnist(tmp_path, download=False)
+    assert f"12,000 real digits from torchvision MNIST in {tmp_path}" in capsys.readouterr().out
+    bundled = load_mnist(tmp_path / "elsewhere", download=False, verbose=False)
+    assert torch.equal(digits.images[:5000], bundled.images)  # the same real digits, repeated
+    assert torch.equal(digits.labels[5000:10000], bundled.labels)
+
+
+def test_idx_files_hold_bytes_only(tmp_path):
+    with pytest.raises(ValueError, match="uint8"):
+        write_idx(tmp_path / "x", np.zeros((2, 2), dtype=np.int64))
