@@ -229,9 +229,9 @@ def recipe_named(name: str | Recipe) -> Recipe:
 
 def fast_layout(model: nn.Module, device: torch.device | str) -> nn.Module:
     """``model`` on ``device``, its convolution weights in the channels-last memory layout where
-    the convolution libraries prefer it (oneDNN on CPUs, cuDNN on GPUs). Same numbers, other
-    order in memory: on the reference 2-core CPU a training step of the improved recipe took
-    about 12% less time (measured with ``python -m gancourse.bench dcgan``)."""
+    the convolution libraries prefer it (oneDNN on CPUs, cuDNN on GPUs): the same arithmetic in
+    another order in memory, faster (``python -m gancourse.bench dcgan`` measures it). A library
+    may choose another kernel for another layout, so two layouts can differ in the last bits."""
     device = torch.device(device)
     if device.type in ("cpu", "cuda"):
         return model.to(device, memory_format=torch.channels_last)
@@ -366,7 +366,8 @@ def load_generator(
         )
     generator = build_models(recipe)[0]
     load_checkpoint(path, generator)
-    return generator.to(config.device() if device is None else device).eval()
+    # the layout the notebook trained in, so that on a GPU the same kernels draw the same digits
+    return fast_layout(generator, config.device() if device is None else device).eval()
 
 
 class TrainingRecord:
