@@ -157,21 +157,31 @@ def save_atomically(payload: object, path: str | Path) -> Path:
     return path
 
 
-def setup(seed: int = 0, threads: int | None = None) -> torch.device:
+def setup(seed: int = 0, threads: int | None = None, auto: str | None = None) -> torch.device:
     """A notebook's first cell: seed, pick the device, print what is in force, return the device.
 
     ``threads`` sets PyTorch's CPU threads (one thread is fastest for the tiny 1D and 2D MLPs).
+    ``auto`` is the device this lesson takes when ``GANCOURSE_DEVICE`` is unset or ``auto``:
+    ``"cpu"`` for a lesson whose networks are so small that the CPU steps faster than a GPU
+    (measured by ``python -m gancourse.bench steps``). Setting ``GANCOURSE_DEVICE`` overrides it.
     """
     if threads is not None:
         if threads < 1:
             raise ValueError(f"threads must be at least 1, got {threads}")
         torch.set_num_threads(threads)
     seed_everything(seed)
-    dev = device()
+    asked = os.environ.get("GANCOURSE_DEVICE", "").strip().lower() or "auto"
+    lesson_choice = auto is not None and asked == "auto"
+    dev = device(auto) if lesson_choice else device()
     offset = seed_offset()
     shown = f"{seed}" if offset == 0 else f"{seed} + GANCOURSE_SEED {offset} = {seed + offset}"
+    why = (
+        " (this lesson's choice: its networks step faster there; GANCOURSE_DEVICE overrides it)"
+        if lesson_choice and dev != device()
+        else ""
+    )
     print(
-        f"gancourse | device: {dev.type} | budget: {budget()} | seed: {shown} | "
+        f"gancourse | device: {dev.type}{why} | budget: {budget()} | seed: {shown} | "
         f"torch {torch.__version__} | CPU threads: {torch.get_num_threads()}"
     )
     return dev

@@ -75,6 +75,17 @@ def test_setup_prints_what_is_in_force(capsys, monkeypatch):
         torch.set_num_threads(threads)
 
 
+def test_a_lesson_may_choose_the_cpu_unless_the_learner_asks(capsys, monkeypatch):
+    monkeypatch.setattr(config, "_available", lambda name: True)  # as on a machine with CUDA
+    monkeypatch.delenv("GANCOURSE_DEVICE", raising=False)
+    assert config.setup(seed=0, auto="cpu") == torch.device("cpu")
+    assert "device: cpu (this lesson's choice" in capsys.readouterr().out
+    assert config.setup(seed=0) == torch.device("cuda")  # other lessons: auto takes CUDA
+    monkeypatch.setenv("GANCOURSE_DEVICE", "cuda")
+    assert config.setup(seed=0, auto="cpu") == torch.device("cuda")  # the learner's choice wins
+    assert "lesson's choice" not in capsys.readouterr().out
+
+
 def test_seed_offset_shifts_every_seed(monkeypatch):
     monkeypatch.delenv("GANCOURSE_SEED", raising=False)
     assert config.seed_offset() == 0 and config.seeded(7) == 7
