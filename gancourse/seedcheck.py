@@ -408,11 +408,13 @@ def margins_table(rows: list[dict], seeds: Sequence[int]) -> str:
     lines = [
         "| notebook | cell | assert | "
         + " | ".join(f"seed {s}" for s in seeds)
-        + " | threshold | smallest margin | relative | failed on |",
+        + " | threshold (closest seed) | smallest margin | relative | failed on |",
         "| --- | --- | --- | " + " | ".join("---" for _ in seeds) + " | --- | --- | --- | --- |",
     ]
     for row in rows:
-        cells, threshold = [], ""
+        # the threshold shown is the one of the seed with the smallest margin (it may depend on
+        # the seed, as in "a < 0.85 * b")
+        cells, threshold, closest = [], "", math.inf
         for seed in seeds:
             records = row["seeds"].get(seed, [])
             if not records:
@@ -427,7 +429,12 @@ def margins_table(rows: list[dict], seeds: Sequence[int]) -> str:
             )
             mark = "" if all(r["holds"] for r in records) else " FAIL"
             cells.append((_value(worst["pairs"], "measured") or "true/false") + mark)
-            threshold = _value(worst["pairs"], "threshold") or threshold
+            worst_margin = min(
+                (p["margin"] for p in worst["pairs"] if p["margin"] is not None), default=math.inf
+            )
+            if not threshold or worst_margin < closest:
+                threshold = _value(worst["pairs"], "threshold") or threshold
+                closest = worst_margin
         margin = f"{min(row['margins']):.4g}" if row["margins"] else ""
         relative = f"{min(row['relative']):.0%}" if row["relative"] else ""
         source = row["source"].replace("|", "\\|").replace("\n", " ")

@@ -67,6 +67,18 @@ def test_margins_table_lists_each_assert_over_the_seeds(tmp_path):
     assert "| 01 | 3 |" in table and "0.2 FAIL" in table and "| 1 |" in table
 
 
+def test_the_table_shows_the_threshold_of_the_closest_seed(tmp_path):
+    records = []
+    for seed, (a, b) in enumerate(((0.5, 1.0), (0.8, 0.9), (0.1, 2.0))):
+        (tmp_path / str(seed)).mkdir()
+        source = f"a, b = {a}, {b}\nassert a < 0.9 * b"
+        for record in run_rewritten(source, tmp_path / str(seed)):
+            records.append({"notebook": "07_x.ipynb", "seed": seed, **record, "cell": 1})
+    table = seedcheck.margins_table(seedcheck.summarise(records), [0, 1, 2])
+    # seed 1 is the closest: 0.8 against 0.9 * 0.9 = 0.81, not the last seed's 1.8
+    assert "| 0.81 | 0.01 |" in table
+
+
 def test_seeds_parse_as_ranges_and_lists():
     assert seedcheck._parse_seeds("0-4") == [0, 1, 2, 3, 4]
     assert seedcheck._parse_seeds("0,3,7") == [0, 3, 7]
