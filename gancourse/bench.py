@@ -16,14 +16,12 @@ import contextlib
 import copy
 import io
 import json
-import multiprocessing
 import os
 import platform
 import sys
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -31,25 +29,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import config, losses, metrics, toy1d, toy2d, train
+from . import config, metrics, recipes, toy1d, toy2d, train
 from .data import Digits, load_mnist, mixture, tensor_sampler
-from .dcgan import (
-    GAMES,
-    IMPROVED,
-    LATENT_DIM,
-    PLAIN,
-    WGAN_GP,
-    Recipe,
-    TrainingRecord,
-    build_models,
-    build_optimizers,
-    generate,
-    recipe_settings,
-    refined_critic_estimate,
-    train_models,
-    update_average,
-)
+from .dcgan import TrainingRecord, generate, record_moments, refined_critic_estimate, update_average
 from .evaluator import Evaluator, gan_training_digits, load_or_train_evaluator
+from .recipes import IMPROVED, LESSON1, PLAIN, WGAN_GP, Recipe
+from .workers import run_in_workers
 
 N_SAMPLES = 10_000
 
@@ -64,14 +49,21 @@ class Outcome:
     train_seconds: float
 
 
-def gaussian1d(device: torch.device, seed: int) -> Outcome:
+def _pick(budget: str, quick: Any, full: Any) -> Any:
+    return quick if budget == "quick" else full
+
+
+def gaussian1d(device: torch.device, seed: int, budget: str) -> Outcome:
     """Lesson 1's GAN: an MLP generator learns N(2, 0.5^2) from 1D standard normal noise.
 
-    The same models and hyperparameters as notebooks/01_gan_1d_gaussians.ipynb.
+    The same models and hyperparameters as notebooks/01_gan_1d_gaussians.ipynb
+    (``recipes.LESSON1``).
     """
-    steps = config.budgeted(quick=1000, full=2000)
+    steps = LESSON1.steps(budget)
     start = time.perf_counter()
-    generator, _, _ = toy1d.train_lesson1_gan(seed, steps, k=3, device=device)
+    run = recipes.build(LESSON1, "gaussian1d", seed, device)
+    recipes.train(run, LESSON1, budget, progress=f"1D GAN, k={LESSON1.n_critic}, seed {seed}")
+    generator = run.generator
     train_seconds = time.perf_counter() - start
     with torch.no_grad():
         samples = generator(torch.randn(N_SAMPLES, 1, device=device)).cpu().numpy()
@@ -120,21 +112,12 @@ def _steps_per_second(
     recipe: Recipe, sample_data: Callable[[int], torch.Tensor], device: torch.device, steps: int
 ) -> float:
     """Training speed of ``recipe`` fed by ``sample_data``, timed after 5 warm-up steps."""
-
-    config.seed_everything(0)
-    generator, discriminator = build_models(recipe, device)
+    run = recipes.build(recipe, sample_data(1), 0, device)  # a placeholder target
+    run.sample_data = sample_data
     seconds = 0.0
     for count in (5, steps):
         start = time.perf_counter()
-        train_models(
-            recipe,
-            generator,
-            discriminator,
-            sample_data,
-            device=device,
-            steps=count,
-            progress=False,
-        )
+        recipes.train(run, recipe, steps=count, progress=False)
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         seconds = time.perf_counter() - start
@@ -147,31 +130,23 @@ def _train_with_curve(
     evaluator: Evaluator,
     device: torch.device,
     seed: int,
+    budget: str,
     *,
     time_limit: float | None = None,
 ) -> tuple[torch.nn.Module, int, TrainingRecord]:
     """Train ``recipe`` from ``seed`` at its budget or, with ``time_limit``, for that many
     seconds; measure the Frechet ratio after every eighth of the way and at the end.
     Returns G, the steps taken and the record."""
-    config.seed_everything(seed)
-    generator, discriminator = build_models(recipe, device)
+    run = recipes.build(recipe, digits, seed, device)
     if time_limit is None:
-        moments = recipe.record_moments()
+        moments = record_moments(recipe, budget)
     else:
         moments = {"at_seconds": tuple(time_limit * i / 8 for i in range(1, 8))}
-    record = TrainingRecord(generator, evaluator, **moments, verbose=True)
-    history = train_models(
-        recipe,
-        generator,
-        discriminator,
-        tensor_sampler(digits.images, device),
-        device=device,
-        time_limit=time_limit,
-        callback=record,
-    )
+    record = TrainingRecord(run.generator, evaluator, **moments, verbose=True)
+    history = recipes.train(run, recipe, budget, time_limit=time_limit, callback=record)
     steps = history.step[-1]
     record.finish(steps)
-    return generator, steps, record
+    return run.generator, steps, record
 
 
 def _figures(
@@ -185,11 +160,11 @@ def _figures(
         "train_seconds": round(seconds, 1),
         "steps_per_second": round(steps / seconds, 2),
         "curve": curve.points,
-        "recipe": recipe_settings(recipe),
+        "recipe": recipe.as_dict(),
     }
 
 
-def dcgan(device: torch.device, seed: int) -> Outcome:
+def dcgan(device: torch.device, seed: int, budget: str) -> Outcome:
     """Lesson 3: the improved DCGAN recipe against the paper's plain one, same training time.
 
     Trains ``dcgan.IMPROVED`` at its budget (full: 600 seconds of training, the budget the
@@ -204,13 +179,13 @@ def dcgan(device: torch.device, seed: int) -> Outcome:
     second = load_or_train_evaluator(digits, seed=1)
     training = gan_training_digits(digits)
     results: dict[str, Any] = {}
-    generator, steps, curve = _train_with_curve(IMPROVED, training, evaluator, device, seed)
+    generator, steps, curve = _train_with_curve(IMPROVED, training, evaluator, device, seed, budget)
     seconds = curve.train_seconds()
     print(f"training {PLAIN.name} for the same {seconds:.0f} s", flush=True)
     samples = generate(generator, N_SAMPLES, seed=seed + 1)
     results["improved"] = _figures(IMPROVED, samples, steps, curve, evaluator)
     plain, plain_steps, plain_curve = _train_with_curve(
-        PLAIN, training, evaluator, device, seed, time_limit=seconds
+        PLAIN, training, evaluator, device, seed, budget, time_limit=seconds
     )
     plain_samples = generate(plain, N_SAMPLES, seed=seed + 1)
     results["plain"] = _figures(PLAIN, plain_samples, plain_steps, plain_curve, evaluator)
@@ -220,7 +195,7 @@ def dcgan(device: torch.device, seed: int) -> Outcome:
             for key, value in second.evaluate(images).items()
             if key in ("frechet_ratio", "inception_score", "class_histogram")
         }
-    timing_steps = config.budgeted(quick=10, full=200)
+    timing_steps = _pick(budget, 10, 200)
     results["feeding"] = {
         "steps_timed": timing_steps,
         "tensor_on_device_steps_per_second": round(
@@ -259,38 +234,6 @@ def dcgan(device: torch.device, seed: int) -> Outcome:
     )
 
 
-def _levers() -> list[tuple[str, Recipe]]:
-    """The changes measured on the way from the paper's recipe to ``IMPROVED``, then the ones
-    tried on top of it; each row is one recipe."""
-    narrow = replace(PLAIN, name="narrow", width=IMPROVED.width)
-    spectral = replace(narrow, name="spectral", d_norm="spectral")
-    fast = replace(spectral, name="fast", lr_g=IMPROVED.lr_g, lr_d=IMPROVED.lr_d)
-    lr = f"{IMPROVED.lr_g:g}"
-    return [
-        ("the paper's recipe: width 64, batch norm in D, learning rates 0.0002", PLAIN),
-        (f"narrower: width {IMPROVED.width}", narrow),
-        ("+ spectral norm in D instead of batch norm", spectral),
-        (f"+ learning rates {lr} (constant)", fast),
-        ("+ rates falling linearly to 0 over the budget: the improved recipe", IMPROVED),
-        ("improved, width 32", replace(IMPROVED, name="width32", width=32)),
-        ("improved, width 16", replace(IMPROVED, name="width16", width=16)),
-        ("improved + hinge loss", replace(IMPROVED, name="hinge", game="hinge")),
-        (
-            "improved + DiffAugment (translation, cutout)",
-            replace(IMPROVED, name="diffaugment", augment=True),
-        ),
-        (
-            "improved + minibatch standard deviation in D",
-            replace(IMPROVED, name="mbstd", minibatch_std=True),
-        ),
-        ("improved + batch 128", replace(IMPROVED, name="batch128", batch_size=128)),
-        (
-            f"improved + two time-scales (G {IMPROVED.lr_g / 2:g}, D {IMPROVED.lr_d * 2:g})",
-            replace(IMPROVED, name="ttur", lr_g=IMPROVED.lr_g / 2, lr_d=IMPROVED.lr_d * 2),
-        ),
-    ]
-
-
 def _measure_lever(
     label: str, recipe: Recipe, seconds: float, seed: int, device: str, average: bool
 ) -> tuple[dict[str, Any], np.ndarray | None]:
@@ -299,20 +242,15 @@ def _measure_lever(
     real set holds: 3,000 on the bundled subset). With ``average``, also measure an exponential
     moving average of G's weights (decay 0.999) kept during the same run. Returns the row and,
     with ``average``, the samples."""
-    torch.set_num_threads(1)
     with contextlib.redirect_stdout(io.StringIO()):
         digits = load_mnist(verbose=False)
         evaluator = load_or_train_evaluator(digits)
-    training = gan_training_digits(digits)
-    config.seed_everything(seed)
-    generator, discriminator = build_models(recipe, device)
+    run = recipes.build(recipe, gan_training_digits(digits), seed, device)
+    generator = run.generator
     kept = copy.deepcopy(generator)
-    history = train_models(
+    history = recipes.train(
+        run,
         recipe,
-        generator,
-        discriminator,
-        tensor_sampler(training.images, device),
-        device=torch.device(device),
         time_limit=seconds,
         callback=(lambda step: update_average(kept, generator)) if average else None,
         progress=False,
@@ -321,7 +259,7 @@ def _measure_lever(
     figures = evaluator.evaluate(images)
     row = {
         "lever": label,
-        "recipe": recipe_settings(recipe),
+        "recipe": recipe.as_dict(),
         "steps": history.step[-1],
         "frechet_ratio": round(figures["frechet_ratio"], 2),
         "smallest_class": round(min(figures["class_histogram"]), 3),
@@ -334,30 +272,26 @@ def _measure_lever(
     return row, images.numpy() if average else None
 
 
-def dcgan_levers(device: torch.device, seed: int) -> Outcome:
+def dcgan_levers(device: torch.device, seed: int, budget: str) -> Outcome:
     """Lesson 3's levers: each recipe trained for the same seconds (full: 600) on one CPU thread.
 
-    The recipes run in parallel, one worker process per CPU core, each on one thread, so every
-    row gets the same machine whatever the number of cores (a 2-core CPU takes six rounds:
-    about an hour at the full budget). Rates that decay fall to zero over those seconds. The
-    IMPROVED row also measures a weight average of G, the "weight average for sampling" lever,
-    from the same run. samples.npy holds IMPROVED's.
+    The recipes (``recipes.LEVERS``) run in parallel, one worker process per CPU core, each on
+    one thread (``workers.run_in_workers``), so every row gets the same machine whatever the
+    number of cores (a 2-core CPU takes six rounds: about an hour at the full budget). Rates
+    that decay fall to zero over those seconds. The IMPROVED row also measures a weight average
+    of G, the "weight average for sampling" lever, from the same run. samples.npy holds
+    IMPROVED's.
     """
     digits = load_mnist()
     load_or_train_evaluator(digits)  # trained and cached once, before the workers read it
-    seconds = config.budgeted(quick=3.0, full=600.0)
-    levers = _levers()
-    workers = max(1, min(len(levers), os.cpu_count() or 1))
-    print(f"{len(levers)} recipes, {seconds:g} s each, {workers} at a time", flush=True)
-    context = multiprocessing.get_context("spawn")  # fresh interpreters: no forked torch state
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        jobs = [
-            pool.submit(
-                _measure_lever, label, recipe, seconds, seed, str(device), recipe == IMPROVED
-            )
-            for label, recipe in levers
-        ]
-        outcomes = [job.result() for job in jobs]
+    seconds = _pick(budget, 3.0, 600.0)
+    levers = recipes.LEVERS
+    print(f"{len(levers)} recipes, {seconds:g} s each", flush=True)
+    jobs = [
+        (label, recipe, seconds, seed, str(device), recipe == IMPROVED)
+        for label, recipe in levers.items()
+    ]
+    outcomes = run_in_workers(_measure_lever, jobs, desc="levers")
     rows = [row for row, _ in outcomes]
     samples = next(images for _, images in outcomes if images is not None)
     return Outcome(
@@ -365,7 +299,7 @@ def dcgan_levers(device: torch.device, seed: int) -> Outcome:
         metrics={
             "seconds_per_lever": seconds,
             "threads_per_lever": 1,
-            "parallel_workers": workers,
+            "parallel_workers": max(1, min(len(levers), os.cpu_count() or 1)),
             "levers": rows,
             "data": digits.source,
         },
@@ -374,52 +308,39 @@ def dcgan_levers(device: torch.device, seed: int) -> Outcome:
     )
 
 
-def _toy2d_benchmark(
-    target: str,
-    kind: str = "plain",
-    setup: toy2d.Setup | None = None,
-    steps: Callable[[], int] | None = None,
-    doc: str = "",
-) -> Callable[[torch.device, int], Outcome]:
-    """A benchmark that trains lesson 5's GAN (``toy2d.lesson_setup``, the same players on the
-    ring and the grid) with a ``kind`` of discriminator on the 2D ``target`` for
-    ``toy2d.minibatch_steps(target)`` steps, or ``setup`` for ``steps()`` steps."""
-
-    def run_toy2d(device: torch.device, seed: int) -> Outcome:
-        run_setup = setup or toy2d.lesson_setup(target, kind)
-        run_steps = steps() if steps else toy2d.minibatch_steps(target)
-        start = time.perf_counter()
-        generator, _, history = toy2d.train_toy2d(
-            target, run_setup, run_steps, seed, device, progress=False
-        )
-        train_seconds = time.perf_counter() - start
-        samples = toy2d.generate(generator, N_SAMPLES, seed=seed + 1)
-        mix = mixture(target)
-        coverage = metrics.mode_coverage(samples[: toy2d.EVAL_SAMPLES], mix.means.numpy(), mix.std)
-        return Outcome(
-            samples=samples,
-            metrics={
-                "target": target,
-                "samples_measured": toy2d.EVAL_SAMPLES,
-                **coverage.as_dict(),
-                **(
-                    {"critic_w1_estimate": history.wasserstein_estimate(run_steps)}
-                    if run_setup.game != "gan"
-                    else {}
-                ),
-                "setup": run_setup.as_dict(),
-            },
-            steps=run_steps,
-            train_seconds=train_seconds,
-        )
-
-    run_toy2d.__doc__ = (
-        doc or f"Lesson 5: a {kind} GAN on the {target}; modes, high quality, reverse KL"
+def toy2d_benchmark(
+    target: str, recipe: Recipe, device: torch.device, seed: int, budget: str
+) -> Outcome:
+    """Train ``recipe`` on the 2D ``target`` for its steps at ``budget`` from ``seed``; measure
+    modes, high quality and reverse KL on 2,500 of its 10,000 samples (VEEGAN's protocol), and
+    a Wasserstein critic's estimate of W1."""
+    steps = recipe.steps(budget)
+    start = time.perf_counter()
+    run = recipes.build(recipe, target, seed, device)
+    history = recipes.train(run, recipe, steps=steps, progress=False)
+    train_seconds = time.perf_counter() - start
+    samples = toy2d.generate(run.generator, N_SAMPLES, seed=seed + 1)
+    mix = mixture(target)
+    coverage = metrics.mode_coverage(samples[: toy2d.EVAL_SAMPLES], mix.means.numpy(), mix.std)
+    return Outcome(
+        samples=samples,
+        metrics={
+            "target": target,
+            "samples_measured": toy2d.EVAL_SAMPLES,
+            **coverage.as_dict(),
+            **(
+                {"critic_w1_estimate": history.wasserstein_estimate(steps)}
+                if run.game.scores
+                else {}
+            ),
+            "recipe": recipe.as_dict(),
+        },
+        steps=steps,
+        train_seconds=train_seconds,
     )
-    return run_toy2d
 
 
-def wgan_gp_mnist(device: torch.device, seed: int) -> Outcome:
+def wgan_gp_mnist(device: torch.device, seed: int, budget: str) -> Outcome:
     """Lesson 6: WGAN-GP on MNIST (dcgan.WGAN_GP) in lesson 3's budget; the Frechet ratio, and
     the critic's W1 estimates against it over the run (rank correlation).
 
@@ -435,18 +356,17 @@ def wgan_gp_mnist(device: torch.device, seed: int) -> Outcome:
     evaluator = load_or_train_evaluator(digits)
     second = load_or_train_evaluator(digits, seed=1)
     training = gan_training_digits(digits)
-    sample_data = tensor_sampler(training.images, device)
-    config.seed_everything(seed)
-    generator, critic = build_models(WGAN_GP, device)
+    run = recipes.build(WGAN_GP, training, seed, device)
+    generator, critic = run.generator, run.discriminator
 
     def refined() -> dict[str, float]:
-        estimate = refined_critic_estimate(critic, generator, sample_data, WGAN_GP)
+        estimate = refined_critic_estimate(critic, generator, run.sample_data, WGAN_GP)
         return {"refined_estimate": round(estimate, 4)}
 
     curve = TrainingRecord(
-        generator, evaluator, **WGAN_GP.record_moments(), verbose=True, also=refined
+        generator, evaluator, **record_moments(WGAN_GP, budget), verbose=True, also=refined
     )
-    history = train_models(WGAN_GP, generator, critic, sample_data, device=device, callback=curve)
+    history = recipes.train(run, WGAN_GP, budget, callback=curve)
     steps = history.step[-1]
     curve.finish(steps)
     samples = generate(generator, N_SAMPLES, seed=seed + 1)
@@ -476,133 +396,85 @@ def wgan_gp_mnist(device: torch.device, seed: int) -> Outcome:
     )
 
 
-def _step_players(name: str, device: torch.device) -> tuple[torch.nn.Module, dict[str, Any]]:
-    """The generator and the ``train.gan_step`` arguments of one lesson's training step."""
-    if name.startswith("dcgan") or name == "wgan-gp-mnist":
-        recipe = {"dcgan-improved": IMPROVED, "dcgan-plain": PLAIN, "wgan-gp-mnist": WGAN_GP}[name]
-        with contextlib.redirect_stdout(io.StringIO()):
-            training = gan_training_digits(load_mnist())
-        generator, discriminator = build_models(recipe, device)
-        opt_g, opt_d = build_optimizers(recipe, generator, discriminator)
-        d_loss, g_loss = GAMES[recipe.game]
-        wasserstein = recipe.game == "wgan_gp"
-        penalty = partial(losses.gradient_penalty, weight=recipe.gp_weight)
-        return generator, {
-            "discriminator": discriminator,
-            "sample_data": tensor_sampler(training.images, device),
-            "sample_noise": lambda m: torch.randn(m, LATENT_DIM, device=device),
-            "opt_g": opt_g,
-            "opt_d": opt_d,
-            "batch_size": recipe.batch_size,
-            "k": recipe.n_critic,
-            "g_loss": g_loss,
-            "d_loss": d_loss,
-            "d_penalty": losses.LazyPenalty(penalty, recipe.gp_every) if wasserstein else None,
-            "scores": wasserstein,
-        }
-    if name == "gaussian1d":
-        generator, discriminator = toy1d.players(device)
-        opt_g = torch.optim.Adam(generator.parameters(), lr=1e-3, betas=(0.5, 0.999))
-        opt_d = torch.optim.Adam(discriminator.parameters(), lr=1e-3, betas=(0.5, 0.999))
-        return generator, {
-            "discriminator": discriminator,
-            "sample_data": lambda m: toy1d.TARGET.sample(m, device),
-            "sample_noise": toy1d.noise_sampler(device),
-            "opt_g": opt_g,
-            "opt_d": opt_d,
-            "batch_size": 256,
-            "k": 3,
-        }
-    setup = {
-        "grid-plain": toy2d.lesson_setup("grid", "plain"),
-        "grid-minibatch": toy2d.lesson_setup("grid", "minibatch"),
-        "wgan-gp-grid": toy2d.WGAN_GP,
-    }[name]
-    target = mixture("grid")
-    generator, discriminator = toy2d.players(setup, device, target.coordinate_std)
-    opt_g, opt_d = toy2d.optimizers(setup, generator, discriminator)
-    unit = target.coordinate_std if setup.standardize else 1.0
-    return generator, {
-        "discriminator": discriminator,
-        "sample_data": target.sampler(device),
-        "sample_noise": lambda m: torch.randn(m, setup.latent_dim, device=device),
-        "opt_g": opt_g,
-        "opt_d": opt_d,
-        "batch_size": setup.batch_size,
-        "k": setup.n_critic,
-        **toy2d.game_arguments(setup, discriminator, unit),
-    }
-
-
 # Each lesson's training step: lessons 1, 3 (both recipes), 5 (the grid, plain and with
-# minibatch discrimination) and 6 (WGAN-GP on the grid and on MNIST).
-STEP_SETTINGS = (
-    "gaussian1d",
-    "grid-plain",
-    "grid-minibatch",
-    "wgan-gp-grid",
-    "dcgan-plain",
-    "dcgan-improved",
-    "wgan-gp-mnist",
-)
+# minibatch discrimination) and 6 (WGAN-GP on the grid and on MNIST): (recipe, target).
+STEP_SETTINGS: dict[str, tuple[Recipe, str]] = {
+    "gaussian1d": (LESSON1, "gaussian1d"),
+    "grid-plain": (toy2d.lesson5("grid", "plain"), "grid"),
+    "grid-minibatch": (toy2d.lesson5("grid", "minibatch"), "grid"),
+    "wgan-gp-grid": (recipes.WGAN_GP_2D, "grid"),
+    "dcgan-plain": (PLAIN, "mnist"),
+    "dcgan-improved": (IMPROVED, "mnist"),
+    "wgan-gp-mnist": (WGAN_GP, "mnist"),
+}
 
 
-def steps(device: torch.device, seed: int) -> Outcome:
+def steps(device: torch.device, seed: int, budget: str) -> Outcome:
     """Each lesson's training step (train.gan_step): generator steps per second on this device,
     timed after warm-up steps, with the device synchronised before the clock stops.
 
     The same step the notebooks train with, for a table of CPU and GPU speeds; samples.npy
     holds 10,000 samples of the last setting's generator (untrained: this measures speed).
     """
-    timed = config.budgeted(quick=8, full=400)
-    rows, generator = {}, None
-    for name in STEP_SETTINGS:
-        config.seed_everything(seed)
-        generator, arguments = _step_players(name, device)
-        discriminator = arguments.pop("discriminator")
+    timed = _pick(budget, 8, 400)
+    with contextlib.redirect_stdout(io.StringIO()):
+        digits = gan_training_digits(load_mnist())
+    rows, run = {}, None
+    for name, (recipe, target) in STEP_SETTINGS.items():
+        run = recipes.build(recipe, digits if target == "mnist" else target, seed, device)
         for count in (max(4, timed // 10), timed):  # warm up, then time
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
             start = time.perf_counter()
             for _ in range(count):
-                train.gan_step(generator, discriminator, **arguments)
+                train.gan_step(
+                    run.players,
+                    run.game,
+                    run.sample_data,
+                    run.sample_noise,
+                    recipe.batch_size,
+                    recipe.n_critic,
+                )
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
             seconds = time.perf_counter() - start
         rows[name] = {"steps_timed": timed, "steps_per_second": round(timed / seconds, 2)}
         print(f"{name:16s} {rows[name]['steps_per_second']:8.1f} generator steps/s", flush=True)
     return Outcome(
-        samples=generate(generator, N_SAMPLES, seed=seed + 1).numpy(),
+        samples=generate(run.generator, N_SAMPLES, seed=seed + 1).numpy(),
         metrics={"settings": rows, "cpu_threads_per_run": torch.get_num_threads()},
         steps=timed * len(rows),
         train_seconds=sum(timed / row["steps_per_second"] for row in rows.values()),
     )
 
 
-BENCHMARKS: dict[str, Callable[[torch.device, int], Outcome]] = {
-    "gaussian1d": gaussian1d,
-    "dcgan": dcgan,
-    "dcgan-levers": dcgan_levers,
-    "ring": _toy2d_benchmark("ring", "plain"),
-    "grid": _toy2d_benchmark("grid", "plain"),
-    "ring-minibatch": _toy2d_benchmark("ring", "minibatch"),
-    "grid-minibatch": _toy2d_benchmark("grid", "minibatch"),
-    "ring-pacgan2": _toy2d_benchmark("ring", "pacgan2"),
-    "grid-pacgan2": _toy2d_benchmark("grid", "pacgan2"),
-    "wgan-clip-grid": _toy2d_benchmark(
-        "grid",
-        setup=toy2d.WGAN_CLIP,
-        steps=lambda: toy2d.wgan_steps(),  # looked up when run
-        doc="Lesson 6: WGAN with weight clipping on the grid; modes, high quality, reverse KL",
+def _toy2d(target: str, recipe: Recipe) -> Callable[[torch.device, int, str], Outcome]:
+    return partial(toy2d_benchmark, target, recipe)
+
+
+# name -> (what it runs, one line on what it measures)
+BENCHMARKS: dict[str, tuple[Callable[[torch.device, int, str], Outcome], str]] = {
+    "gaussian1d": (gaussian1d, "Lesson 1: an MLP GAN learns N(2, 0.5^2); mean, std, JSD"),
+    "dcgan": (dcgan, "Lesson 3: the improved DCGAN against the paper's, same time; Frechet ratio"),
+    "dcgan-levers": (dcgan_levers, "Lesson 3: each lever of the improved recipe, same time"),
+    **{
+        f"{target}{'' if kind == 'plain' else '-' + kind}": (
+            _toy2d(target, toy2d.lesson5(target, kind)),
+            f"Lesson 5: a {kind} GAN on the {target}; modes, high quality, reverse KL",
+        )
+        for kind in ("plain", "minibatch", "pacgan2")
+        for target in ("ring", "grid")
+    },
+    "wgan-clip-grid": (
+        _toy2d("grid", recipes.WGAN_CLIP_2D),
+        "Lesson 6: WGAN with weight clipping on the grid; modes, high quality, reverse KL",
     ),
-    "wgan-gp-grid": _toy2d_benchmark(
-        "grid",
-        setup=toy2d.WGAN_GP,
-        steps=lambda: toy2d.wgan_steps(),  # looked up when run
-        doc="Lesson 6: WGAN-GP on the grid; modes, high quality, reverse KL",
+    "wgan-gp-grid": (
+        _toy2d("grid", recipes.WGAN_GP_2D),
+        "Lesson 6: WGAN-GP on the grid; modes, high quality, reverse KL",
     ),
-    "wgan-gp-mnist": wgan_gp_mnist,
-    "steps": steps,
+    "wgan-gp-mnist": (wgan_gp_mnist, "Lesson 6: WGAN-GP on MNIST; Frechet ratio, W1 estimates"),
+    "steps": (steps, "Each lesson's training step: generator steps per second on this device"),
 }
 
 
@@ -610,20 +482,13 @@ def run(name: str, budget: str, out: Path, device: str | None = None, seed: int 
     """Run benchmark ``name`` at ``budget`` and write result.json and samples.npy into ``out``."""
     if name not in BENCHMARKS:
         raise ValueError(f"unknown benchmark {name!r}: choose one of {', '.join(BENCHMARKS)}")
-    previous = os.environ.get("GANCOURSE_BUDGET")
-    os.environ["GANCOURSE_BUDGET"] = budget  # the lesson code reads its step counts from it
-    try:
-        config.budget()  # validates the budget before any work
-        dev = config.device(device)
-        config.seed_everything(seed)
-        start = time.perf_counter()
-        outcome = BENCHMARKS[name](dev, seed)
-        total_seconds = time.perf_counter() - start
-    finally:
-        if previous is None:
-            os.environ.pop("GANCOURSE_BUDGET", None)
-        else:
-            os.environ["GANCOURSE_BUDGET"] = previous
+    if budget not in config.BUDGETS:
+        raise ValueError(f"unknown budget {budget!r}: choose one of {', '.join(config.BUDGETS)}")
+    dev = config.device(device)
+    config.seed_everything(seed)
+    start = time.perf_counter()
+    outcome = BENCHMARKS[name][0](dev, seed, budget)
+    total_seconds = time.perf_counter() - start
     result = {
         "name": name,
         "budget": budget,
@@ -658,8 +523,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--list", action="store_true", help="list the benchmarks and exit")
     args = parser.parse_args(argv)
     if args.list:
-        for name, fn in BENCHMARKS.items():
-            print(f"{name:14s} {(fn.__doc__ or '').strip().splitlines()[0]}")
+        for name, (_, doc) in BENCHMARKS.items():
+            print(f"{name:14s} {doc}")
         return 0
     if args.name is None or args.out is None:
         parser.error("give a benchmark NAME and --out DIR (or --list)")

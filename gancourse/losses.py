@@ -124,6 +124,18 @@ def wasserstein_generator_loss(fake_scores: Tensor) -> Tensor:
     return -check_logits(fake_scores, "fake_scores").mean()
 
 
+def hinge_discriminator_loss(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+    """The hinge loss for D (Lim and Ye 2017, arXiv 1705.02894; used with spectral norm by
+    Miyato et al. 2018): E[max(0, 1 - D(x))] + E[max(0, 1 + D(G(z)))], D(.) the logit. D stops
+    pushing on samples it already scores beyond the margin, which keeps it from overconfidence."""
+    return F.relu(1.0 - real_logits).mean() + F.relu(1.0 + fake_logits).mean()
+
+
+def hinge_generator_loss(fake_logits: Tensor) -> Tensor:
+    """The hinge game's generator cost: -E[D(G(z))], raise the logit of the samples."""
+    return -fake_logits.mean()
+
+
 def interpolates(real: Tensor, fake: Tensor) -> Tensor:
     """x_hat = eps x + (1 - eps) x_tilde with one eps ~ U[0, 1] per sample, on the straight
     line between a real and a generated sample (Gulrajani et al. 2017, arXiv 1704.00028,

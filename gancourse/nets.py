@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from . import config
@@ -122,15 +123,31 @@ def dcgan_generator(latent_dim: int = 100, width: int = 64) -> nn.Sequential:
     return model
 
 
+def latent_size(generator: nn.Module) -> int:
+    """The size of z that ``generator`` takes: the input width of its first linear or
+    transposed-convolution layer."""
+    for module in generator.modules():
+        if isinstance(module, nn.Linear):
+            return module.in_features
+        if isinstance(module, nn.ConvTranspose2d):
+            return module.in_channels
+    raise ValueError("cannot tell the generator's latent size: pass latent_dim")
+
+
 @torch.no_grad()
 def sample_generator(
-    generator: nn.Module, n: int, latent_dim: int, seed: int = 0, batch: int = 1000
+    generator: nn.Module,
+    n: int,
+    latent_dim: int | None = None,
+    seed: int = 0,
+    batch: int = 1000,
 ) -> Tensor:
-    """``n`` samples G(z) on the CPU, z ~ N(0, I) in ``latent_dim`` dimensions. The noise comes
-    from its own seeded generator (``config.rng``: ``seed`` plus ``GANCOURSE_SEED``), so the
-    same seed gives the same samples whatever else has drawn random numbers; G is in
-    evaluation mode for the draw and goes back to its mode after."""
+    """``n`` samples G(z) on the CPU, z ~ N(0, I) in ``latent_dim`` dimensions (by default
+    :func:`latent_size`). The noise comes from its own seeded generator (``config.rng``: ``seed``
+    plus ``GANCOURSE_SEED``), so the same seed gives the same samples whatever else has drawn
+    random numbers; G is in evaluation mode for the draw and goes back to its mode after."""
     device = next(generator.parameters()).device
+    latent_dim = latent_size(generator) if latent_dim is None else latent_dim
     noise = torch.randn(n, latent_dim, generator=config.rng(seed))
     was_training = generator.training
     generator.eval()
@@ -158,9 +175,8 @@ class _PairwiseCloseness(torch.autograd.Function):
     Plain autograd through ``torch.cdist(m, m, p=1)`` runs cdist's backward once for each of
     its two (identical) arguments and copies every (B, N, N) intermediate on the way. Here the
     gradient of the distances is symmetrised first, d_(ij) <- d_(ij) + d_(ji), and cdist's
-    backward runs once: measured on one CPU thread (B = 8, N = 128, C = 4), forward and
-    backward take 1.05 ms instead of 2.0 ms, and lesson 5's training step 11 ms instead of 13.5.
-    The result is the autograd one up to rounding (tests/test_nets.py). First derivatives only:
+    backward runs once, about half the time (README, "Lessons 4 and 5"). The result is the
+    autograd one up to rounding (tests/test_nets.py). First derivatives only:
     nothing differentiates through minibatch discrimination twice (no gradient penalty on it).
     """
 
@@ -194,9 +210,8 @@ class MinibatchDiscrimination(nn.Module):
 
     ``average=True`` (the default here) divides the sum by N - 1, the number of other
     samples, so o lies in [0, 1] whatever the batch size. The paper's plain sum grows with the
-    batch (up to 127 at batch 128); measured while building lesson 5 (grid of 25, seed 1), the
-    sum gave 14 of 25 modes at 5.8% high quality where the average gave 24 at 82.5%.
-    ``average=False`` is the paper's sum.
+    batch (up to 127 at batch 128), and trained lesson 5's grid worse (README, "Lessons 4 and
+    5"). ``average=False`` is the paper's sum.
     """
 
     def __init__(
@@ -290,3 +305,65 @@ def dcgan_discriminator(
             if isinstance(layer, nn.Conv2d):
                 nn.utils.parametrizations.spectral_norm(layer)
     return model
+
+
+class MinibatchDiscriminator(nn.Module):
+    """An MLP discriminator with minibatch discrimination before its last layer:
+    x -> f(x) (hidden features) -> [f(x), o(x)] -> logit."""
+
+    def __init__(
+        self, hidden: int, layers: int, kernels: int, kernel_dim: int, average: bool = True
+    ) -> None:
+        super().__init__()
+        self.features = nn.Sequential(mlp(2, hidden, (hidden,) * (layers - 1)), nn.LeakyReLU(0.2))
+        self.minibatch = MinibatchDiscrimination(hidden, kernels, kernel_dim, average)
+        self.out = nn.Linear(hidden + kernels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out(self.minibatch(self.features(x)))
+
+
+def diff_augment(images: Tensor, shift: int = 3, cutout: int = 14) -> Tensor:
+    """Differentiable augmentation (Zhao et al. 2020, arXiv 2006.10738), sized for 28x28 digits:
+    move each image by up to ``shift`` pixels each way (the border filled with background, -1),
+    then blank a random ``cutout`` x ``cutout`` square. Both are indexing and masking, so
+    gradients flow through to G. Applied to real and fake images alike, every time D looks, it
+    shows D many versions of each of the few real digits, which slows D's memorising them."""
+    n, _, height, width = images.shape
+    device = images.device
+    padded = F.pad(images, (shift, shift, shift, shift), value=-1.0)
+    dy = torch.randint(0, 2 * shift + 1, (n, 1, 1), device=device)
+    dx = torch.randint(0, 2 * shift + 1, (n, 1, 1), device=device)
+    rows = torch.arange(height, device=device).view(1, -1, 1) + dy
+    cols = torch.arange(width, device=device).view(1, 1, -1) + dx
+    batch = torch.arange(n, device=device).view(-1, 1, 1)
+    moved = padded[batch, 0, rows, cols].unsqueeze(1)
+    half = cutout // 2
+    cy = torch.randint(0, height, (n, 1, 1), device=device)
+    cx = torch.randint(0, width, (n, 1, 1), device=device)
+    ys = torch.arange(height, device=device).view(1, -1, 1)
+    xs = torch.arange(width, device=device).view(1, 1, -1)
+    inside = (ys >= cy - half) & (ys < cy + half) & (xs >= cx - half) & (xs < cx + half)
+    return torch.where(inside.unsqueeze(1), torch.full_like(moved, -1.0), moved)
+
+
+class AugmentedDiscriminator(nn.Module):
+    """D that sees every image through :func:`diff_augment` while training (not in eval)."""
+
+    def __init__(self, discriminator: nn.Module) -> None:
+        super().__init__()
+        self.discriminator = discriminator
+
+    def forward(self, images: Tensor) -> Tensor:
+        return self.discriminator(diff_augment(images) if self.training else images)
+
+
+def fast_layout(model: nn.Module, device: torch.device | str) -> nn.Module:
+    """``model`` on ``device``, its convolution weights in the channels-last memory layout where
+    the convolution libraries prefer it (oneDNN on CPUs, cuDNN on GPUs): the same arithmetic in
+    another order in memory, faster (``python -m gancourse.bench dcgan`` measures it). A library
+    may choose another kernel for another layout, so two layouts can differ in the last bits."""
+    device = torch.device(device)
+    if device.type in ("cpu", "cuda"):
+        return model.to(device, memory_format=torch.channels_last)
+    return model.to(device)

@@ -15,55 +15,23 @@ import torch
 from torch import nn
 
 from . import config
-from .data import Gaussian1D
+from .games import Players
 from .losses import discriminator_loss, generator_loss
-from .nets import mlp_discriminator, mlp_generator
-from .train import History, TrainingDiverged, linear_lr_decay, train_gan
+from .recipes import GAUSSIAN_1D, LESSON1, models
+from .train import TrainingDiverged, train_gan
 
-TARGET = Gaussian1D(mean=2.0, std=0.5)
+TARGET = GAUSSIAN_1D
 
 
 def players(device: torch.device | str = "cpu") -> tuple[nn.Module, nn.Module]:
-    """Lesson 1's players: G 1 -> 32 -> 32 -> 1 (tanh), D 1 -> 64 -> 64 -> 1 logit (LeakyReLU)."""
-    generator = mlp_generator(1, 1, hidden=(32, 32), activation="tanh").to(device)
-    discriminator = mlp_discriminator(1, hidden=(64, 64), activation="leaky_relu").to(device)
-    return generator, discriminator
+    """Lesson 1's players (``recipes.LESSON1``): G 1 -> 32 -> 32 -> 1 (tanh), D 1 -> 64 -> 64
+    -> 1 logit (LeakyReLU), from the global random state."""
+    return models(LESSON1, device, data_dim=1)
 
 
 def noise_sampler(device: torch.device | str = "cpu") -> Callable[[int], torch.Tensor]:
     """z ~ N(0, 1), shaped (m, 1)."""
     return lambda m: torch.randn(m, 1, device=device)
-
-
-def train_lesson1_gan(
-    seed: int,
-    steps: int,
-    k: int = 3,
-    device: torch.device | str = "cpu",
-    g_loss: str = "non_saturating",
-    progress: bool = True,
-) -> tuple[nn.Module, nn.Module, History]:
-    """Lesson 1's training: m = 256, Adam(1e-3, beta1 0.5) decayed linearly to zero, k D steps."""
-    config.seed_everything(seed)
-    generator, discriminator = players(device)
-    opt_g = torch.optim.Adam(generator.parameters(), lr=1e-3, betas=(0.5, 0.999))
-    opt_d = torch.optim.Adam(discriminator.parameters(), lr=1e-3, betas=(0.5, 0.999))
-    history = train_gan(
-        generator,
-        discriminator,
-        sample_data=lambda m: TARGET.sample(m, device),
-        sample_noise=noise_sampler(device),
-        opt_g=opt_g,
-        opt_d=opt_d,
-        steps=steps,
-        batch_size=256,
-        k=k,
-        g_loss=g_loss,
-        callback=linear_lr_decay([opt_g, opt_d], steps),
-        progress=progress,
-        desc=f"1D GAN, k={k}, seed {seed}",
-    )
-    return generator, discriminator, history
 
 
 def logit_gradient(game: str, d_of_gz: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -145,16 +113,13 @@ def saturation_run(
     diverged_at = None
     try:
         train_gan(
-            generator,
-            discriminator,
+            Players(generator, discriminator, opt_g, opt_d),
+            game,
             sample_data=lambda m: TARGET.sample(m, device),
             sample_noise=noise,
-            opt_g=opt_g,
-            opt_d=opt_d,
             steps=steps,
             batch_size=256,
             k=1,
-            g_loss=game,
             callback=record,
             progress=False,
         )

@@ -47,13 +47,19 @@ def test_gaussian1d_quick_writes_result_and_samples(tmp_path, monkeypatch):
     assert abs(samples.mean() - 2.0) < 0.15 and abs(samples.std() / 0.5 - 1) < 0.2
 
 
-def test_bench_leaves_the_callers_budget_alone(tmp_path, monkeypatch):
+def test_bench_passes_its_budget_down_and_leaves_the_environment_alone(tmp_path, monkeypatch):
     monkeypatch.setenv("GANCOURSE_BUDGET", "full")
-    monkeypatch.setitem(
-        bench.BENCHMARKS, "tiny", lambda device, seed: bench.Outcome(np.zeros((3, 1)), {}, 1, 0.1)
-    )
+    seen = []
+
+    def tiny(device, seed, budget):
+        seen.append(budget)
+        return bench.Outcome(np.zeros((3, 1)), {}, 1, 0.1)
+
+    monkeypatch.setitem(bench.BENCHMARKS, "tiny", (tiny, "a test"))
     bench.run("tiny", "quick", tmp_path)
-    assert os.environ["GANCOURSE_BUDGET"] == "full"
+    assert seen == ["quick"] and os.environ["GANCOURSE_BUDGET"] == "full"
+    with pytest.raises(ValueError, match="unknown budget 'medium'"):
+        bench.run("tiny", "medium", tmp_path)
 
 
 def test_list_names_the_benchmarks(capsys):
@@ -108,9 +114,9 @@ def test_dcgan_quick_writes_digits_and_both_recipes_figures(tmp_path, monkeypatc
 
 def test_dcgan_levers_quick_measures_every_lever(tmp_path, monkeypatch):
     monkeypatch.setenv("GANCOURSE_DEVICE", "cpu")
-    levers = bench._levers()
+    levers = list(bench.recipes.LEVERS.items())
     improved = next(lever for lever in levers if lever[1] is bench.IMPROVED)
-    monkeypatch.setattr(bench, "_levers", lambda: [levers[0], improved])
+    monkeypatch.setattr(bench.recipes, "LEVERS", dict([levers[0], improved]))
     result = bench.run("dcgan-levers", "quick", tmp_path)
     rows = result["levers"]
     assert [row["lever"] for row in rows] == [levers[0][0], improved[0]]
@@ -129,17 +135,18 @@ def test_ring_quick_writes_points_and_mode_metrics(tmp_path, monkeypatch):
     assert result["samples_measured"] == 2500 and result["modes"] == 8
     assert 0 <= result["modes_captured"] <= 8
     assert 0 <= result["reverse_kl"] <= np.log(8) + 1e-9
-    assert result["steps"] == 1500 and result["setup"]["kind"] == "plain"
+    assert result["steps"] == 1500 and result["recipe"]["d_kind"] == "plain"
 
 
 @pytest.mark.parametrize("name", ["grid-minibatch", "ring-pacgan2"])
 def test_lesson5_benchmarks_train_their_kind_on_their_target(name, tmp_path, monkeypatch):
     monkeypatch.setenv("GANCOURSE_DEVICE", "cpu")
-    monkeypatch.setattr(bench.toy2d, "minibatch_steps", lambda target: 3)  # the wiring, not the GAN
-    result = bench.run(name, "quick", tmp_path)
     target, kind = name.split("-")
-    assert result["target"] == target and result["setup"]["kind"] == kind
-    assert result["setup"] == bench.toy2d.lesson_setup(target, kind).as_dict()
+    recipe = replace(bench.toy2d.lesson5(target, kind), quick_steps=3)  # the wiring, not the GAN
+    monkeypatch.setitem(bench.BENCHMARKS, name, (bench._toy2d(target, recipe), "3 steps"))
+    result = bench.run(name, "quick", tmp_path)
+    assert result["target"] == target and result["recipe"]["d_kind"] == kind
+    assert result["recipe"] == recipe.as_dict() and result["steps"] == 3
     assert np.load(tmp_path / "samples.npy").shape == (10_000, 2)
     assert {"ring", "grid", "ring-minibatch", "grid-pacgan2"} <= set(bench.BENCHMARKS)
 
@@ -147,10 +154,11 @@ def test_lesson5_benchmarks_train_their_kind_on_their_target(name, tmp_path, mon
 @pytest.mark.parametrize("name", ["wgan-clip-grid", "wgan-gp-grid"])
 def test_wgan_grid_benchmarks_train_their_setup(name, tmp_path, monkeypatch):
     monkeypatch.setenv("GANCOURSE_DEVICE", "cpu")
-    monkeypatch.setattr(bench.toy2d, "wgan_steps", lambda: 3)  # the wiring, not the GAN
-    result = bench.run(name, "quick", tmp_path)
     game = "wgan_clip" if "clip" in name else "wgan_gp"
-    assert result["target"] == "grid" and result["setup"]["game"] == game
+    recipe = replace(bench.recipes.RECIPES[f"{game}_2d"], quick_steps=3)  # the wiring only
+    monkeypatch.setitem(bench.BENCHMARKS, name, (bench._toy2d("grid", recipe), "3 steps"))
+    result = bench.run(name, "quick", tmp_path)
+    assert result["target"] == "grid" and result["recipe"]["game"] == game
     assert result["steps"] == 3 and np.isfinite(result["critic_w1_estimate"])
     assert np.load(tmp_path / "samples.npy").shape == (10_000, 2)
 

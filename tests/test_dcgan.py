@@ -5,27 +5,30 @@ import pytest
 import torch
 from torch import nn
 
-from gancourse import config, dcgan
+from gancourse import config, dcgan, recipes
 from gancourse.data import Digits, tensor_sampler
 from gancourse.dcgan import (
     IMPROVED,
     PLAIN,
-    AugmentedDiscriminator,
     Recipe,
     TrainingRecord,
     checkpoint_path,
-    diff_augment,
-    fast_layout,
     generate,
-    hinge_discriminator_loss,
-    hinge_generator_loss,
-    linear_to_zero,
     load_generator,
     recipe_named,
-    train_recipe,
+    record_moments,
     update_average,
 )
-from gancourse.nets import MinibatchStd, dcgan_discriminator, dcgan_generator
+from gancourse.losses import hinge_discriminator_loss, hinge_generator_loss
+from gancourse.nets import (
+    AugmentedDiscriminator,
+    MinibatchStd,
+    dcgan_discriminator,
+    dcgan_generator,
+    diff_augment,
+    fast_layout,
+)
+from gancourse.train import linear_to_zero
 
 
 def test_dcgan_shapes_and_output_range():
@@ -97,15 +100,16 @@ def test_recipes_reject_unknown_names():
     assert recipe_named("plain") is PLAIN and recipe_named(IMPROVED) is IMPROVED
 
 
-def test_recipe_budget_follows_the_switch(monkeypatch):
+def test_recipe_budget_is_the_budget_passed():
     timed = Recipe("timed", quick_steps=80, full_steps=9000, full_seconds=600.0)
-    monkeypatch.setenv("GANCOURSE_BUDGET", "full")
-    assert (timed.steps(), timed.seconds()) == (9000, 600.0)
-    assert timed.record_moments() == {"at_seconds": tuple(75.0 * i for i in range(1, 8))}
-    assert PLAIN.seconds() is None and PLAIN.record_moments() == {"every_steps": 250}
-    monkeypatch.setenv("GANCOURSE_BUDGET", "quick")
-    assert (timed.steps(), timed.seconds()) == (80, None)  # quick mode counts steps only
-    assert timed.record_moments() == {"every_steps": 10}
+    assert (timed.steps("full"), timed.seconds("full")) == (9000, 600.0)
+    assert record_moments(timed, "full") == {"at_seconds": tuple(75.0 * i for i in range(1, 8))}
+    assert PLAIN.seconds("full") is None
+    assert record_moments(PLAIN, "full") == {"every_steps": 250}
+    assert (timed.steps("quick"), timed.seconds("quick")) == (80, None)  # quick counts steps
+    assert record_moments(timed, "quick") == {"every_steps": 10}
+    with pytest.raises(ValueError, match="unknown budget 'fast'"):
+        timed.steps("fast")
 
 
 def test_only_recipes_that_ask_decay_their_learning_rates():
@@ -147,13 +151,15 @@ def tiny_digits(n=128):
 def test_saved_generator_loads_for_later_lessons(tmp_path, monkeypatch):
     monkeypatch.setenv("GANCOURSE_DATA", str(tmp_path))
     torch.set_num_threads(1)
-    tiny = Recipe("plain", width=4, batch_size=8)
-    generator, _, history = train_recipe(
-        tiny, tiny_digits(), steps=3, checkpoint=checkpoint_path("plain"), progress=False
+    tiny = Recipe("plain", players="dcgan", width=4, batch_size=8)
+    run = recipes.build(tiny, tiny_digits())
+    history = recipes.train(
+        run, tiny, steps=3, checkpoint=checkpoint_path("plain", "quick"), progress=False
     )
+    generator = run.generator
     assert len(history) == 3
-    monkeypatch.setattr("gancourse.dcgan.RECIPES", {"plain": tiny})
-    loaded = load_generator("plain", device="cpu")
+    monkeypatch.setattr("gancourse.recipes.RECIPES", {"plain": tiny})
+    loaded = load_generator("plain", "quick", device="cpu")
     assert not loaded.training
     expected, got = generate(generator, 4, seed=3), generate(loaded, 4, seed=3)
     assert torch.equal(expected, got)
@@ -162,7 +168,7 @@ def test_saved_generator_loads_for_later_lessons(tmp_path, monkeypatch):
 def test_missing_generator_says_which_notebook_makes_it(tmp_path, monkeypatch):
     monkeypatch.setenv("GANCOURSE_DATA", str(tmp_path))
     with pytest.raises(FileNotFoundError, match="03_dcgan_mnist.ipynb"):
-        load_generator("improved")
+        load_generator("improved", "quick")
 
 
 def test_generate_is_repeatable_and_leaves_the_mode_alone():
@@ -271,15 +277,12 @@ def test_plot_history_smooths_long_runs():
 def test_wgan_gp_recipe_has_a_critic_without_normalisation_and_trains():
     recipe = dcgan.WGAN_GP
     assert recipe.game == "wgan_gp" and recipe.d_norm == "none"
-    _, critic = dcgan.build_models(recipe)
+    _, critic = recipes.models(recipe)
     assert not any(isinstance(m, (torch.nn.BatchNorm2d,)) for m in critic.modules())
     assert not any("parametrizations" in name for name, _ in critic.named_modules())
-    config.seed_everything(0)
-    generator, critic = dcgan.build_models(recipe)
     images = torch.rand(64, 1, 28, 28) * 2 - 1
-    history = dcgan.train_models(
-        recipe, generator, critic, tensor_sampler(images), steps=3, progress=False
-    )
+    run = recipes.build(recipe, images, seed=0)
+    history = recipes.train(run, recipe, steps=3, progress=False)
     assert len(history) == 3 and np.isfinite(history.wasserstein_estimate(3, window=3))
     with pytest.raises(ValueError, match="batch norm"):
         dataclasses.replace(recipe, d_norm="batch")
@@ -290,7 +293,7 @@ def test_wgan_gp_recipe_has_a_critic_without_normalisation_and_trains():
 
 def test_refined_critic_estimate_leaves_the_models_and_random_state_alone():
     config.seed_everything(0)
-    generator, critic = dcgan.build_models(dcgan.WGAN_GP)
+    generator, critic = recipes.models(dcgan.WGAN_GP)
     images = torch.rand(64, 1, 28, 28) * 2 - 1
     before = [t.clone() for m in (generator, critic) for t in m.state_dict().values()]
     state = torch.get_rng_state()

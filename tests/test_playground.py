@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from gancourse import playground, toy2d
+from gancourse import config, games, playground, recipes, toy1d
+from gancourse.games import Players
+from gancourse.nets import MinibatchDiscriminator
 from gancourse.playground import Playground, Settings, Trainer
 from gancourse.train import History, gan_step, record_steps, train_gan
 
@@ -166,35 +168,63 @@ def test_every_kind_of_frame_draws(changes):
 
 
 @pytest.mark.parametrize("game", ["non_saturating", "wgan_gp", "wgan_clip"])
-def test_the_playground_trains_exactly_as_train_toy2d(game):
+def test_the_playground_trains_exactly_as_its_recipe(game):
     lab = Playground(device="cpu", target="grid", game=game, steps_per_frame=4)
     lab.run(10)
-    setup = playground.toy2d_setup(lab.settings)
-    generator, critic, history = toy2d.train_toy2d("grid", setup, 10, seed=0, progress=False)
+    recipe = lab.settings.recipe()
+    run = recipes.build(recipe, "grid", seed=0)
+    history = recipes.train(run, recipe, steps=10, progress=False)
     for ours, theirs in zip(
         [*lab.trainer.generator.parameters(), *lab.trainer.discriminator.parameters()],
-        [*generator.parameters(), *critic.parameters()],
+        [*run.generator.parameters(), *run.discriminator.parameters()],
         strict=True,
     ):
         assert torch.equal(ours, theirs)
     assert history.as_dict() == lab.history.as_dict()
 
 
+def test_settings_are_a_recipe_with_each_games_optimiser():
+    gan, clip, gp = (Settings(game=g).recipe() for g in ("minimax", "wgan_clip", "wgan_gp"))
+    assert (gan.optimizer, gan.beta1, gan.beta2, gan.latent_dim) == ("adam", 0.5, 0.999, 256)
+    assert (clip.optimizer, clip.latent_dim, clip.standardize) == ("rmsprop", 2, True)
+    assert (gp.optimizer, gp.beta2, gp.gp_weight) == ("adam", 0.9, 0.1)
+    mine = Settings(minibatch=True, k=3, lr_d=2e-3, lr_g=5e-4).recipe()
+    assert (mine.d_kind, mine.n_critic, mine.lr_d, mine.lr_g) == ("minibatch", 3, 2e-3, 5e-4)
+    one_d = Settings(target="gaussian1d").recipe()
+    assert (one_d.latent_dim, one_d.g_hidden, one_d.d_hidden) == (1, 32, 64)  # lesson 1's
+    assert all(r.batch_size == 128 and not r.lr_decay for r in (gan, clip, gp, one_d))
+
+
+def test_the_game_is_made_once_per_change_of_settings():
+    trainer = Trainer(Settings(game="wgan_clip", k=5, lr_d=5e-5, lr_g=5e-5), device="cpu")
+    made = trainer.game
+    trainer.advance(2)
+    assert trainer.game is made and made.clip == 0.01
+    trainer.apply(Settings(game="wgan_clip", k=2, lr_d=1e-4, lr_g=5e-5, clip=0.05))
+    assert trainer.game.clip == 0.05 and trainer.opt_d.param_groups[0]["lr"] == 1e-4
+    trainer.advance(1)
+    assert max(p.abs().max().item() for p in trainer.discriminator.parameters()) <= 0.05
+    assert trainer.samples_seen == 2 * 5 * 128 + 1 * 2 * 128
+
+
 def test_the_1d_playground_trains_as_train_gan_with_lesson_1s_players():
     trainer = Trainer(Settings(target="gaussian1d", k=2), device="cpu")
     trainer.advance(5)
-    playground.config.seed_everything(0)
-    generator, discriminator = playground.toy1d.players()
-    opt_g, opt_d = toy2d.optimizers(trainer.setup, generator, discriminator)
-    history = train_gan(
+    config.seed_everything(0)
+    generator, discriminator = toy1d.players()
+    players = Players(
         generator,
         discriminator,
-        sample_data=playground.toy1d.TARGET.sample,
-        sample_noise=playground.toy1d.noise_sampler(),
-        opt_g=opt_g,
-        opt_d=opt_d,
+        torch.optim.Adam(generator.parameters(), lr=1e-3, betas=(0.5, 0.999)),
+        torch.optim.Adam(discriminator.parameters(), lr=1e-3, betas=(0.5, 0.999)),
+    )
+    history = train_gan(
+        players,
+        "non_saturating",
+        sample_data=toy1d.TARGET.sample,
+        sample_noise=toy1d.noise_sampler(),
         steps=5,
-        batch_size=playground.BATCH_1D,
+        batch_size=128,
         k=2,
         progress=False,
     )
@@ -203,30 +233,41 @@ def test_the_1d_playground_trains_as_train_gan_with_lesson_1s_players():
 
 
 def test_gan_step_and_record_steps_keep_a_history_as_train_gan_does():
-    torch.manual_seed(0)
-    generator, discriminator = toy2d.players(toy2d.Setup(hidden=8, layers=1, g_hidden=8))
-    opt_g = torch.optim.SGD(generator.parameters(), lr=0.01)
-    opt_d = torch.optim.SGD(discriminator.parameters(), lr=0.01)
-    history = History()
-    arguments = dict(
-        sample_data=lambda m: torch.randn(m, 2),
-        sample_noise=lambda m: torch.randn(m, 2),
-        opt_g=opt_g,
-        opt_d=opt_d,
-        batch_size=16,
-    )
-    record_steps([gan_step(generator, discriminator, **arguments) for _ in range(2)], history)
-    record_steps([gan_step(generator, discriminator, **arguments)], history)
-    assert history.step == [1, 2, 3] and all(0 < d < 1 for d in history.d_real)
-    assert all(p.requires_grad for p in discriminator.parameters())
-    with pytest.raises(ValueError, match="k must be an integer >= 1"):
-        gan_step(generator, discriminator, k=0, **arguments)
+    tiny = recipes.Recipe("tiny", g_hidden=8, d_hidden=8, d_layers=1, batch_size=16)
+    histories = []
+    for loop in ("gan_step", "train_gan"):
+        torch.manual_seed(0)
+        generator, discriminator = recipes.models(tiny)
+        players = Players(
+            generator,
+            discriminator,
+            torch.optim.SGD(generator.parameters(), lr=0.01),
+            torch.optim.SGD(discriminator.parameters(), lr=0.01),
+        )
+        samplers = (lambda m: torch.randn(m, 2), lambda m: torch.randn(m, 2))
+        game = games.GAMES["non_saturating"]
+        history = History()
+        if loop == "gan_step":
+            record_steps([gan_step(players, game, *samplers, 16) for _ in range(2)], history)
+            record_steps([gan_step(players, game, *samplers, 16)], history)
+        else:
+            history = train_gan(
+                players,
+                game,
+                sample_data=samplers[0],
+                sample_noise=samplers[1],
+                steps=3,
+                batch_size=16,
+                progress=False,
+            )
+        histories.append(history)
+    assert histories[0].step == [1, 2, 3] and all(0 < d < 1 for d in histories[0].d_real)
+    assert histories[0].as_dict() == histories[1].as_dict()
 
 
 def test_minibatch_heat_map_is_d_judging_one_more_sample_of_the_batch():
     torch.manual_seed(0)
-    setup = toy2d.Setup(kind="minibatch", hidden=16, layers=2, kernels=4, kernel_dim=3)
-    _, discriminator = toy2d.players(setup)
+    discriminator = MinibatchDiscriminator(hidden=16, layers=2, kernels=4, kernel_dim=3)
     context, points = torch.randn(31, 2), torch.randn(5, 2)
     fast = playground.minibatch_logits(discriminator, points, context)
     for point, value in zip(points, fast, strict=True):

@@ -7,14 +7,16 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from gancourse import config
+from gancourse import config, games
 from gancourse.data import Gaussian1D
 from gancourse.nets import mlp_discriminator, mlp_generator
 from gancourse.train import (
+    Checkpoint,
+    Players,
     TrainingDiverged,
     gan_step,
     judges_each_sample_alone,
-    linear_lr_decay,
+    linear_to_zero,
     load_checkpoint,
     train_gan,
 )
@@ -31,17 +33,16 @@ def players(seed: int = 0, lr: float = 1e-3):
     return g, d, opt_g, opt_d
 
 
-def run(g, d, opt_g, opt_d, steps, **kwargs):
+def run(g, d, opt_g, opt_d, steps, game="non_saturating", checkpoint=None, every=0, **kwargs):
     kwargs.setdefault("batch_size", 32)
     return train_gan(
-        g,
-        d,
-        sample_data=TARGET.sample,
+        Players(g, d, opt_g, opt_d),
+        game,
+        sample_data=kwargs.pop("sample_data", TARGET.sample),
         sample_noise=lambda m: torch.randn(m, 1),
-        opt_g=opt_g,
-        opt_d=opt_d,
         steps=steps,
         progress=False,
+        checkpoint=None if checkpoint is None else Checkpoint(checkpoint, every=every),
         **kwargs,
     )
 
@@ -52,7 +53,7 @@ def weights(*modules):
 
 def test_history_has_one_entry_per_step_and_callback_sees_every_step():
     seen = []
-    history = run(*players(), steps=30, k=2, log_every=7, callback=seen.append)
+    history = run(*players(), steps=30, k=2, callback=seen.append)
     assert history.step == list(range(1, 31)) == seen
     assert len(history.d_loss) == len(history.g_loss) == len(history.d_real) == 30
     assert all(0 < v < 1 for v in history.d_real + history.d_fake)
@@ -69,18 +70,12 @@ def test_time_limit_stops_early_saves_where_it_stopped_and_ignores_callback_time
         seen.append(step)
         time.sleep(0.05)  # measuring time: does not count
 
-    g, d, opt_g, opt_d = players()
     path = tmp_path / "run.pt"
-    history = train_gan(
-        g,
-        d,
+    history = run(
+        *players(),
+        steps=None,  # until the clock
         sample_data=slow_data,
-        sample_noise=lambda m: torch.randn(m, 1),
-        opt_g=opt_g,
-        opt_d=opt_d,
-        steps=1000,
         batch_size=8,
-        progress=False,
         time_limit=0.1,
         callback=slow_callback,
         checkpoint=path,
@@ -100,7 +95,7 @@ def test_lr_schedule_scales_the_rates_by_the_share_of_steps_done():
         opt_g,
         opt_d,
         steps=10,
-        lr_schedule=lambda p: 1 - p,
+        lr_schedule=linear_to_zero,
         callback=lambda step: rates.append(
             (opt_g.param_groups[0]["lr"], opt_d.param_groups[0]["lr"])
         ),
@@ -118,18 +113,16 @@ def test_lr_schedule_follows_the_clock_when_the_time_limit_comes_first():
 
     g, d, opt_g, opt_d = players(lr=1e-3)
     rates = []
-    history = train_gan(
+    history = run(
         g,
         d,
-        sample_data=slow_data,
-        sample_noise=lambda m: torch.randn(m, 1),
-        opt_g=opt_g,
-        opt_d=opt_d,
+        opt_g,
+        opt_d,
         steps=10**6,
+        sample_data=slow_data,
         batch_size=8,
-        progress=False,
         time_limit=0.3,
-        lr_schedule=lambda p: 1 - p,
+        lr_schedule=linear_to_zero,
         callback=lambda step: rates.append(opt_g.param_groups[0]["lr"]),
     )
     assert len(history) >= 10 and rates[0] == pytest.approx(1e-3, rel=0.01)
@@ -140,7 +133,7 @@ def test_lr_schedule_follows_the_clock_when_the_time_limit_comes_first():
 def test_resumed_run_follows_the_schedule_from_the_initial_rates(tmp_path):
     g, d, opt_g, opt_d = players(seed=3)
     config.seed_everything(11)
-    run(g, d, opt_g, opt_d, steps=20, lr_schedule=lambda p: 1 - p)
+    run(g, d, opt_g, opt_d, steps=20, lr_schedule=linear_to_zero)
     reference = weights(g, d)
 
     path = tmp_path / "run.pt"
@@ -159,12 +152,12 @@ def test_resumed_run_follows_the_schedule_from_the_initial_rates(tmp_path):
             opt_d,
             steps=20,
             checkpoint=path,
-            checkpoint_every=10,
-            lr_schedule=lambda p: 1 - p,
+            every=10,
+            lr_schedule=linear_to_zero,
             callback=interrupt,
         )
     g, d, opt_g, opt_d = players(seed=99)  # fresh optimisers: their rates are the initial ones
-    run(g, d, opt_g, opt_d, steps=20, checkpoint=path, lr_schedule=lambda p: 1 - p)
+    run(g, d, opt_g, opt_d, steps=20, checkpoint=path, lr_schedule=linear_to_zero)
     assert torch.equal(weights(g, d), reference)
 
 
@@ -216,24 +209,31 @@ def test_short_training_moves_the_generator_onto_the_data():
 
 
 def test_interrupted_run_resumed_from_checkpoint_ends_like_an_uninterrupted_one(tmp_path):
-    decay_steps = 40
     g, d, opt_g, opt_d = players(seed=3)
     config.seed_everything(11)
-    run(g, d, opt_g, opt_d, steps=40, callback=linear_lr_decay([opt_g, opt_d], decay_steps))
+    run(g, d, opt_g, opt_d, steps=40, lr_schedule=linear_to_zero)
     reference = weights(g, d)
 
     path = tmp_path / "run.pt"
     g, d, opt_g, opt_d = players(seed=3)
     config.seed_everything(11)
-    decay = linear_lr_decay([opt_g, opt_d], decay_steps)
 
     def interrupt(step):
-        decay(step)
         if step == 27:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        run(g, d, opt_g, opt_d, steps=40, checkpoint=path, checkpoint_every=10, callback=interrupt)
+        run(
+            g,
+            d,
+            opt_g,
+            opt_d,
+            steps=40,
+            checkpoint=path,
+            every=10,
+            lr_schedule=linear_to_zero,
+            callback=interrupt,
+        )
     assert load_checkpoint(path, mlp_generator(1, 1, (16, 16), activation="tanh"))["step"] == 20
 
     # A fresh process: new models, other random state; the checkpoint restores everything.
@@ -246,8 +246,8 @@ def test_interrupted_run_resumed_from_checkpoint_ends_like_an_uninterrupted_one(
         opt_d,
         steps=40,
         checkpoint=path,
-        checkpoint_every=10,
-        callback=linear_lr_decay([opt_g, opt_d], decay_steps),
+        every=10,
+        lr_schedule=linear_to_zero,
     )
     assert history.step == list(range(1, 41))
     assert torch.equal(weights(g, d), reference)
@@ -298,16 +298,7 @@ def test_nan_guard_stops_with_a_clear_message():
     with pytest.raises(
         TrainingDiverged, match=r"discriminator loss became nan at step 1.*learning rates"
     ):
-        train_gan(
-            g,
-            d,
-            sample_data=poisoned_data,
-            sample_noise=lambda m: torch.randn(m, 1),
-            opt_g=opt_g,
-            opt_d=opt_d,
-            steps=10,
-            progress=False,
-        )
+        run(g, d, opt_g, opt_d, steps=10, sample_data=poisoned_data)
 
 
 def test_nan_guard_names_the_step_and_the_last_checkpoint(tmp_path):
@@ -327,7 +318,7 @@ def test_nan_guard_names_the_step_and_the_last_checkpoint(tmp_path):
             opt_d,
             steps=30,
             checkpoint=tmp_path / "x.pt",
-            checkpoint_every=10,
+            every=10,
             callback=explode,
         )
 
@@ -339,7 +330,8 @@ def test_nan_guard_names_the_step_and_the_last_checkpoint(tmp_path):
         ({"k": 1.5}, r"k must be an integer >= 1"),
         ({"steps": -1}, r"steps must be an integer >= 0"),
         ({"batch_size": 0}, r"batch_size must be an integer >= 1"),
-        ({"g_loss": "wasserstein?"}, r"unknown generator loss 'wasserstein\?'"),
+        ({"game": "wasserstein?"}, r"unknown game 'wasserstein\?'"),
+        ({"steps": None}, r"give steps, time_limit or both"),
         ({"time_limit": 0}, r"time_limit must be a positive number of seconds, got 0"),
     ],
 )
@@ -362,29 +354,11 @@ def test_generator_of_the_wrong_shape_is_a_clear_error():
 def test_sampler_returning_the_wrong_batch_size_is_a_clear_error():
     g, d, opt_g, opt_d = players()
     with pytest.raises(ValueError, match=r"sample_data\(32\) returned shape \(10, 1\)"):
-        train_gan(
-            g,
-            d,
-            sample_data=lambda m: TARGET.sample(10),
-            sample_noise=lambda m: torch.randn(m, 1),
-            opt_g=opt_g,
-            opt_d=opt_d,
-            steps=3,
-            batch_size=32,
-            progress=False,
-        )
+        run(g, d, opt_g, opt_d, steps=3, sample_data=lambda m: TARGET.sample(10), batch_size=32)
 
 
-def test_linear_lr_decay_reaches_the_final_fraction():
-    p = torch.nn.Parameter(torch.zeros(1))
-    opt = torch.optim.SGD([p], lr=0.1)
-    decay = linear_lr_decay([opt], steps=10, final_fraction=0.2)
-    decay(5)
-    assert opt.param_groups[0]["lr"] == pytest.approx(0.06)
-    decay(10)
-    assert opt.param_groups[0]["lr"] == pytest.approx(0.02)
-    with pytest.raises(ValueError, match="final_fraction"):
-        linear_lr_decay([opt], steps=10, final_fraction=2.0)
+def test_linear_to_zero_falls_from_one_to_zero():
+    assert [linear_to_zero(p) for p in (0.0, 0.25, 1.0)] == [1.0, 0.75, 0.0]
 
 
 def test_training_repeats_with_the_same_seed():
@@ -393,38 +367,26 @@ def test_training_repeats_with_the_same_seed():
     assert np.array_equal(first.d_loss, second.d_loss)
 
 
-def test_wasserstein_training_adds_the_penalty_clips_after_each_critic_step_and_keeps_scores():
+def test_wasserstein_games_add_the_penalty_clip_after_each_critic_step_and_keep_scores():
+    from dataclasses import replace
+
     from gancourse import losses
 
     g, d, opt_g, opt_d = players()
-    calls = {"penalty": 0, "clip": 0}
+    calls = {"penalty": 0}
 
     def penalty(critic, real, fake):
         calls["penalty"] += 1
         assert real.shape == fake.shape == (32, 1)
         return losses.gradient_penalty(critic, real, fake)
 
-    def clip():
-        calls["clip"] += 1
-        losses.clip_weights(d, 0.05)
-
-    def wgan(scores, models=None, d_penalty=None, after_d_step=None):
-        return run(
-            *(models or players()),
-            4,
-            k=3,
-            g_loss=losses.wasserstein_generator_loss,
-            d_loss=losses.wasserstein_critic_loss,
-            d_penalty=d_penalty,
-            after_d_step=after_d_step,
-            scores=scores,
-        )
-
-    history = wgan(True, (g, d, opt_g, opt_d), penalty, clip)
-    assert calls == {"penalty": 12, "clip": 12}  # k critic steps per generator step
+    both = replace(games.game("wgan_clip", clip=0.05), penalty=penalty)
+    history = run(g, d, opt_g, opt_d, 4, game=both, k=3)
+    assert calls == {"penalty": 12}  # k critic steps per generator step
     assert all(p.abs().max() <= 0.05 for p in d.parameters())
-    # raw scores, not probabilities: the same run without ``scores`` keeps their sigmoid
-    raw, probabilities = wgan(scores=True), wgan(scores=False)
+    # raw scores, not probabilities: the same run with ``scores`` off keeps their sigmoid
+    raw = run(*players(), 4, game="wgan_gp", k=3)
+    probabilities = run(*players(), 4, game=replace(games.GAMES["wgan_gp"], scores=False), k=3)
     expected = torch.sigmoid(torch.tensor(raw.d_real)).numpy()
     assert np.allclose(probabilities.d_real, expected, atol=1e-3)
     assert not np.allclose(raw.d_real, probabilities.d_real, atol=0.1)
@@ -437,15 +399,15 @@ def test_wasserstein_training_adds_the_penalty_clips_after_each_critic_step_and_
 
 
 def test_one_pass_over_data_and_samples_only_where_d_judges_each_sample_alone():
-    from gancourse import nets, toy2d
+    from gancourse import nets, recipes
 
     assert judges_each_sample_alone(nets.mlp(2, 1))
     assert judges_each_sample_alone(nets.dcgan_discriminator(8, norm="spectral"))
     for batch_dependent in (
         nets.dcgan_discriminator(8, norm="batch"),
         nets.dcgan_discriminator(8, norm="spectral", minibatch_std=True),
-        toy2d.players(toy2d.Setup(kind="minibatch"))[1],
-        toy2d.players(toy2d.Setup(kind="pacgan2"))[1],
+        recipes.models(recipes.Recipe("mb", d_kind="minibatch"))[1],
+        recipes.models(recipes.Recipe("pac", d_kind="pacgan2"))[1],
     ):
         assert not judges_each_sample_alone(batch_dependent)
 
@@ -464,12 +426,10 @@ def test_the_generator_step_leaves_d_without_gradients_and_trainable():
     g, d = torch.nn.Linear(1, 1), torch.nn.Linear(1, 1)
     opt_g, opt_d = torch.optim.SGD(g.parameters(), 0.1), torch.optim.SGD(d.parameters(), 0.1)
     gan_step(
-        g,
-        d,
+        Players(g, d, opt_g, opt_d),
+        games.GAMES["non_saturating"],
         sample_data=lambda m: torch.randn(m, 1),
         sample_noise=lambda m: torch.randn(m, 1),
-        opt_g=opt_g,
-        opt_d=opt_d,
         batch_size=4,
     )
     assert all(p.requires_grad for p in d.parameters())

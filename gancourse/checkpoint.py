@@ -1,0 +1,199 @@
+"""Checkpoints: a training run saved so that an interrupted run resumes from it, ending exactly
+where an uninterrupted run with the same seed ends.
+
+A checkpoint holds every model and optimiser of the :class:`~gancourse.games.Players`, the
+history, the states of every random generator, and the run's settings (the loop's batch size,
+k and game, and the whole recipe when one is given), which a resumed run compares with its own
+before loading anything. Files are written to a temporary name and renamed
+(``config.save_atomically``), so an interruption never leaves half a checkpoint.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import asdict, is_dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from .config import save_atomically
+from .games import Players
+from .history import History
+
+CHECKPOINT_FORMAT = 1
+
+
+def _rng_state() -> dict[str, Any]:
+    """The state of every random generator a training step may draw from."""
+    mt_name, mt_keys, mt_pos, has_gauss, cached = np.random.get_state()
+    state: dict[str, Any] = {
+        "torch": torch.get_rng_state(),
+        "numpy": (mt_name, torch.from_numpy(mt_keys.astype(np.int64)), mt_pos, has_gauss, cached),
+        "python": random.getstate(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    if hasattr(torch, "mps") and torch.backends.mps.is_available():
+        state["mps"] = torch.mps.get_rng_state()
+    return state
+
+
+def _set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    mt_name, mt_keys, mt_pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((mt_name, mt_keys.numpy().astype(np.uint32), mt_pos, has_gauss, cached))
+    random.setstate(state["python"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    if "mps" in state and torch.backends.mps.is_available():
+        torch.mps.set_rng_state(state["mps"])
+
+
+def _load_state(module: Any, state: dict, what: str, path: Path) -> None:
+    try:
+        module.load_state_dict(state)
+    except (RuntimeError, ValueError, KeyError) as err:
+        first_line = str(err).strip().splitlines()[0]
+        raise ValueError(
+            f"checkpoint {path} does not fit this {what} ({first_line}): it was saved from a "
+            f"different architecture. Delete the file, or train with resume=False to start over"
+        ) from None
+
+
+def _read(path: Path, map_location: torch.device | str) -> dict[str, Any]:
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"no checkpoint at {path}: train the model first (its lesson saves it there), "
+            f"or check the path"
+        )
+    payload = torch.load(path, map_location=map_location, weights_only=True)
+    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+        found = payload.get("format") if isinstance(payload, dict) else None
+        raise ValueError(f"{path} is not a gancourse checkpoint (format {found!r})")
+    return payload
+
+
+def load_checkpoint(
+    path: str | Path,
+    generator: nn.Module,
+    discriminator: nn.Module | None = None,
+    opt_g: torch.optim.Optimizer | None = None,
+    opt_d: torch.optim.Optimizer | None = None,
+    map_location: torch.device | str | None = None,
+) -> dict[str, Any]:
+    """Load a checkpoint written by ``train.train_gan`` into the given modules and optimisers.
+
+    Returns the checkpoint's other contents: ``step``, ``history`` (a :class:`History`),
+    ``settings``, ``out_of_time`` (the run stopped at its time limit) and ``rng``. Later lessons
+    use it to reload a trained generator.
+    """
+    path = Path(path)
+    if map_location is None:
+        map_location = next(generator.parameters()).device
+    payload = _read(path, map_location)
+    named = {
+        "generator": generator,
+        "discriminator": discriminator,
+        "generator optimiser": opt_g,
+        "discriminator optimiser": opt_d,
+    }
+    keys = dict(zip(named, ("generator", "discriminator", "opt_g", "opt_d"), strict=True))
+    for what, target in named.items():
+        if target is not None:
+            _load_state(target, payload[keys[what]], what, path)
+    return {
+        "step": payload["step"],
+        "history": History.from_dict(payload["history"]),
+        "settings": payload["settings"],
+        "out_of_time": bool(payload.get("out_of_time", False)),
+        "rng": payload["rng"],
+    }
+
+
+def plain_settings(recipe: Any) -> Any:
+    """A recipe (a dataclass) as a dict of plain values, which a checkpoint can hold."""
+    return asdict(recipe) if is_dataclass(recipe) and not isinstance(recipe, type) else recipe
+
+
+class Checkpoint:
+    """Where a run is saved and resumed from: ``path``, saved every ``every`` steps (0: only at
+    the end) and at the end. With ``resume``, a run that finds the file continues from it, so
+    running the same cell again picks up where it stopped, and a finished run is loaded instead
+    of retrained. ``recipe`` (a dataclass or a dict) is saved whole and compared on resume: a
+    checkpoint made with other settings is refused, with what differs, before anything loads."""
+
+    def __init__(
+        self, path: str | Path, *, every: int = 0, resume: bool = True, recipe: Any = None
+    ) -> None:
+        if not isinstance(every, int) or isinstance(every, bool) or every < 0:
+            raise ValueError(
+                f"every must be an integer >= 0 (0 saves only at the end), got {every!r}"
+            )
+        self.path, self.every, self.resume = Path(path), every, resume
+        self.recipe = plain_settings(recipe)
+        self.saved_at = 0  # the step of the last save, for the messages
+
+    def due(self, step: int) -> bool:
+        """Whether to save after ``step`` on the way (the end is always saved)."""
+        return self.every > 0 and step % self.every == 0
+
+    def settings(self, loop: dict[str, Any]) -> dict[str, Any]:
+        """What must match for a resume: the loop's settings and the recipe, if any."""
+        return loop if self.recipe is None else {**loop, "recipe": self.recipe}
+
+    def restore(self, players: Players, loop: dict[str, Any]) -> tuple[History, int, bool] | None:
+        """Load the saved run into ``players`` and the random generators; return its history,
+        its step and whether it stopped at its time limit (then it is finished). None when there
+        is nothing to resume."""
+        if not self.resume or not self.path.is_file():
+            return None
+        # Compare settings before loading anything: a refused resume leaves the models untouched.
+        saved = _read(self.path, "cpu").get("settings", {})
+        wanted = self.settings(loop)
+        changed = {
+            key: (saved.get(key), value) for key, value in wanted.items() if saved.get(key) != value
+        }
+        if changed:
+            described = ", ".join(
+                f"{key}={old!r} there but {new!r} here" for key, (old, new) in changed.items()
+            )
+            raise ValueError(
+                f"checkpoint {self.path} was made with other settings ({described}): pass "
+                f"resume=False to start over, or use another checkpoint path"
+            )
+        device = next(players.generator.parameters()).device
+        payload = _read(self.path, device)
+        for name, module in players.modules().items():
+            _load_state(module, payload[name], name, self.path)
+        for name, opt in players.optimizers().items():
+            _load_state(opt, payload[name], f"{name} optimiser", self.path)
+        _set_rng_state(payload["rng"])
+        self.saved_at = payload["step"]
+        history = History.from_dict(payload["history"])
+        return history, payload["step"], bool(payload.get("out_of_time", False))
+
+    def save(
+        self,
+        players: Players,
+        step: int,
+        history: History,
+        loop: dict[str, Any],
+        out_of_time: bool = False,
+    ) -> Path:
+        """Write every model, optimiser, the history and the random states. ``out_of_time``
+        marks a run that stopped at its time limit: it is finished, whatever its steps."""
+        payload = {
+            "format": CHECKPOINT_FORMAT,
+            "step": step,
+            **{name: module.state_dict() for name, module in players.modules().items()},
+            **{name: opt.state_dict() for name, opt in players.optimizers().items()},
+            "history": history.as_dict(),
+            "settings": self.settings(loop),
+            "out_of_time": out_of_time,
+            "rng": _rng_state(),
+        }
+        self.saved_at = step
+        return save_atomically(payload, self.path)

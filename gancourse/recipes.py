@@ -1,0 +1,419 @@
+"""Recipes: every lesson's way to train a GAN, in one vocabulary and one table.
+
+A :class:`Recipe` names the players, the game, the optimiser and the budget. :func:`build`
+makes a recipe's players for a target from a seed (the models are there before training, for
+a callback to watch); :func:`train` trains them in the shared loop (``train.train_gan``).
+``RECIPES`` holds every named preset, one row each, so that how two recipes differ is seen at a
+glance (after StyleGAN2-ADA's ``cfg_specs``, Karras et al. 2020). The measurements behind the
+presets are in the README.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from . import config
+from .checkpoint import Checkpoint
+from .data import Digits, Gaussian1D, Mixture2D, mixture, tensor_sampler
+from .games import GAMES, Game, Players, game
+from .history import History
+from .losses import check_every
+from .nets import (
+    AugmentedDiscriminator,
+    MinibatchDiscriminator,
+    Packed,
+    Scale,
+    dcgan_discriminator,
+    dcgan_generator,
+    fast_layout,
+    mlp,
+)
+from .train import linear_to_zero, train_gan
+
+PLAYERS = ("mlp", "dcgan")
+D_KINDS = ("plain", "minibatch", "pacgan2")
+D_NORMS = ("batch", "spectral", "none")
+OPTIMIZERS = ("adam", "rmsprop")
+DCGAN_LATENT_DIM = 100
+GAUSSIAN_1D = Gaussian1D(mean=2.0, std=0.5)  # lessons 1 and 2's target
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """One way to train a GAN. The same names in every lesson: ``lr_d`` is D's learning rate,
+    ``n_critic`` the k of Algorithm 1 (D steps per G step)."""
+
+    name: str
+    players: str = "mlp"
+    """"mlp" (lessons 1, 2 and 4 to 6: multilayer perceptrons) or "dcgan" (lessons 3, 5, 6)."""
+    latent_dim: int = 2
+    """z's dimensions (an MLP's; the DCGAN's are ``DCGAN_LATENT_DIM``)."""
+    g_hidden: int = 128
+    g_layers: int = 3
+    g_activation: str = "relu"
+    d_hidden: int = 128
+    d_layers: int = 3
+    d_kind: str = "plain"
+    """An MLP D: "plain", "minibatch" (minibatch discrimination before its last layer,
+    Salimans et al. 2016) or "pacgan2" (judges two samples at a time, Lin et al. 2018)."""
+    kernels: int = 16
+    """Minibatch discrimination's B kernels of ``kernel_dim`` = C dimensions."""
+    kernel_dim: int = 8
+    average: bool = True
+    """Minibatch discrimination's o(x) as a mean over the batch, not the paper's sum."""
+    standardize: bool = False
+    """G and D work in units of the target's standard deviation (``nets.Scale`` at G's output
+    and D's input), and the gradient penalty's unit slope is per standard deviation."""
+    width: int = 64
+    """The DCGAN's channels: G's last hidden layer has 2 * width, D's first layer width."""
+    d_norm: str = "batch"
+    """The DCGAN D's normalisation: "batch" (the paper), "spectral" (Miyato et al. 2018), "none"."""
+    minibatch_std: bool = False
+    """The DCGAN D sees the batch's spread (Karras et al. 2017)."""
+    augment: bool = False
+    """DiffAugment on everything the DCGAN D sees (Zhao et al. 2020)."""
+    game: str = "non_saturating"
+    """A name from ``games.GAMES``."""
+    clip: float = 0.01
+    """wgan_clip: the bound c on every critic weight."""
+    gp_weight: float = 10.0
+    """wgan_gp: lambda."""
+    gp_every: int = 1
+    """wgan_gp: the penalty on one critic step in gp_every, times gp_every (lazy)."""
+    optimizer: str = "adam"
+    """"adam" with (beta1, beta2), or "rmsprop" as in WGAN's Algorithm 1."""
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    beta1: float = 0.5
+    """Adam's first-moment decay: DCGAN lowers it from 0.9 to 0.5."""
+    beta2: float = 0.999
+    n_critic: int = 1
+    batch_size: int = 64
+    lr_decay: bool = False
+    """Both learning rates fall linearly to zero over the run (``train.linear_to_zero``)."""
+    quick_steps: int = 150
+    full_steps: int | None = 2000
+    """With ``full_seconds``, the most steps (a fast GPU stops there); None: the clock alone."""
+    full_seconds: float | None = None
+    """The full budget in seconds of training, if it has one."""
+
+    def __post_init__(self) -> None:
+        for name, value, choices in (
+            ("players", self.players, PLAYERS),
+            ("d_kind", self.d_kind, D_KINDS),
+            ("d_norm", self.d_norm, D_NORMS),
+            ("optimizer", self.optimizer, OPTIMIZERS),
+            ("game", self.game, tuple(GAMES)),
+        ):
+            if value not in choices:
+                raise ValueError(f"unknown {name} {value!r}: choose one of {', '.join(choices)}")
+        check_every(self.gp_every, "gp_every")
+        game(self.game, clip=self.clip, gp_weight=self.gp_weight, gp_every=self.gp_every)
+        for name in ("n_critic", "batch_size", "quick_steps", "latent_dim", "width"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        penalised = self.game == "wgan_gp"
+        if penalised and (
+            self.d_kind != "plain" or (self.d_norm == "batch" and self.players == "dcgan")
+        ):
+            raise ValueError(
+                "the gradient penalty is per sample, and batch norm, minibatch features and "
+                "packs make each score depend on the whole batch (Gulrajani et al. 2017, "
+                "section 4): use a plain D with d_norm='none'"
+            )
+        if self.d_kind == "pacgan2" and self.batch_size % 2:
+            raise ValueError(f"PacGAN-2 needs an even batch size, got {self.batch_size}")
+
+    def steps(self, budget: str) -> int | None:
+        """Training steps at ``budget`` ("quick" or "full"); with :meth:`seconds`, the most
+        steps, since the clock usually stops the run first."""
+        return self.quick_steps if _quick(budget) else self.full_steps
+
+    def seconds(self, budget: str) -> float | None:
+        """Seconds of training at ``budget``, or None where the steps alone decide."""
+        return None if _quick(budget) else self.full_seconds
+
+    def lr_schedule(self) -> Callable[[float], float] | None:
+        """The schedule for ``train_gan(lr_schedule=...)``: linear_to_zero, or None (constant)."""
+        return linear_to_zero if self.lr_decay else None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _quick(budget: str) -> bool:
+    if budget not in config.BUDGETS:
+        raise ValueError(f"unknown budget {budget!r}: choose one of {', '.join(config.BUDGETS)}")
+    return budget == "quick"
+
+
+Target = str | Gaussian1D | Mixture2D | Digits | Tensor
+
+
+def target_named(target: Target) -> Gaussian1D | Mixture2D | Digits | Tensor:
+    """A target by name ("gaussian1d", "ring", "grid"); an object passes through."""
+    if target == "gaussian1d":
+        return GAUSSIAN_1D
+    return mixture(target) if isinstance(target, str) else target
+
+
+def data_sampler(target: Target, device: torch.device | str) -> Callable[[int], Tensor]:
+    """``sample_data(m)`` for ``target``, drawing on ``device``: the 1D Gaussian, a 2D mixture,
+    or digits (kept on the device once: ``data.tensor_sampler``)."""
+    target = target_named(target)
+    if isinstance(target, Gaussian1D):
+        return lambda m: target.sample(m, device)
+    if isinstance(target, Mixture2D):
+        return target.sampler(device)
+    return tensor_sampler(target.images if isinstance(target, Digits) else target, device)
+
+
+def _mlp_players(recipe: Recipe, data_dim: int, scale: float) -> tuple[nn.Module, nn.Module]:
+    """G: latent_dim -> g_hidden x g_layers -> data_dim; D: data_dim -> d_hidden x d_layers ->
+    1 logit (LeakyReLU 0.2), of ``recipe.d_kind``; with ``standardize``, both in units of
+    ``scale``."""
+    g_widths, d_widths = (recipe.g_hidden,) * recipe.g_layers, (recipe.d_hidden,) * recipe.d_layers
+    generator: nn.Module = mlp(recipe.latent_dim, data_dim, g_widths, recipe.g_activation)
+    if recipe.d_kind == "plain":
+        discriminator: nn.Module = mlp(data_dim, 1, d_widths)
+    elif recipe.d_kind == "minibatch":
+        discriminator = MinibatchDiscriminator(
+            recipe.d_hidden, recipe.d_layers, recipe.kernels, recipe.kernel_dim, recipe.average
+        )
+    else:
+        discriminator = Packed(mlp(2 * data_dim, 1, d_widths), m=2)
+    if recipe.standardize:
+        generator = nn.Sequential(generator, Scale(scale))
+        discriminator = nn.Sequential(Scale(1 / scale), discriminator)
+    return generator, discriminator
+
+
+def models(
+    recipe: Recipe, device: torch.device | str = "cpu", data_dim: int = 2, scale: float = 1.0
+) -> tuple[nn.Module, nn.Module]:
+    """The recipe's generator and discriminator on ``device``, freshly initialised from the
+    global random state (:func:`build` seeds it first). The DCGAN's are in the channels-last
+    layout where the convolution libraries prefer it (``nets.fast_layout``)."""
+    if recipe.players == "mlp":
+        generator, discriminator = _mlp_players(recipe, data_dim, scale)
+        return generator.to(device), discriminator.to(device)
+    generator = dcgan_generator(DCGAN_LATENT_DIM, recipe.width)
+    discriminator = dcgan_discriminator(
+        recipe.width, norm=recipe.d_norm, minibatch_std=recipe.minibatch_std
+    )
+    if recipe.augment:
+        discriminator = AugmentedDiscriminator(discriminator)
+    return fast_layout(generator, device), fast_layout(discriminator, device)
+
+
+def optimizers(
+    recipe: Recipe, generator: nn.Module, discriminator: nn.Module
+) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
+    """G's and D's optimisers: Adam with (beta1, beta2), or RMSProp as in WGAN's Algorithm 1."""
+    if recipe.optimizer == "rmsprop":
+        return (
+            torch.optim.RMSprop(generator.parameters(), lr=recipe.lr_g),
+            torch.optim.RMSprop(discriminator.parameters(), lr=recipe.lr_d),
+        )
+    betas = (recipe.beta1, recipe.beta2)
+    return (
+        torch.optim.Adam(generator.parameters(), lr=recipe.lr_g, betas=betas),
+        torch.optim.Adam(discriminator.parameters(), lr=recipe.lr_d, betas=betas),
+    )
+
+
+def game_of(recipe: Recipe, unit: float = 1.0) -> Game:
+    """The recipe's game with its settings (``games.game``); ``unit`` is the distance that counts
+    as one for a gradient penalty (the target's standard deviation when standardising)."""
+    return game(
+        recipe.game,
+        clip=recipe.clip,
+        gp_weight=recipe.gp_weight,
+        gp_unit=unit,
+        gp_every=recipe.gp_every,
+    )
+
+
+def latent_dim(recipe: Recipe) -> int:
+    return DCGAN_LATENT_DIM if recipe.players == "dcgan" else recipe.latent_dim
+
+
+@dataclass
+class Run:
+    """A built run: the players, the game, and the samplers of data and noise."""
+
+    players: Players
+    game: Game
+    sample_data: Callable[[int], Tensor]
+    sample_noise: Callable[[int], Tensor]
+
+    @property
+    def generator(self) -> nn.Module:
+        return self.players.generator
+
+    @property
+    def discriminator(self) -> nn.Module:
+        return self.players.discriminator
+
+
+def build(
+    recipe: str | Recipe, target: Target, seed: int = 0, device: torch.device | str = "cpu"
+) -> Run:
+    """Seed everything with ``seed`` (plus GANCOURSE_SEED), then build ``recipe``'s players
+    for ``target`` ("gaussian1d", "ring", "grid", a mixture, digits or a tensor of images) on
+    ``device``, their optimisers, its game and the samplers."""
+    recipe = recipe_named(recipe)
+    target = target_named(target)
+    scale = target.coordinate_std if isinstance(target, Mixture2D) else 1.0
+    data_dim = 1 if isinstance(target, Gaussian1D) else 2
+    config.seed_everything(seed)
+    generator, discriminator = models(recipe, device, data_dim, scale)
+    opt_g, opt_d = optimizers(recipe, generator, discriminator)
+    unit = scale if recipe.standardize else 1.0
+    dims = latent_dim(recipe)
+    return Run(
+        Players(generator, discriminator, opt_g, opt_d),
+        game_of(recipe, unit),
+        data_sampler(target, device),
+        lambda m: torch.randn(m, dims, device=device),
+    )
+
+
+def train(
+    run: Run,
+    recipe: str | Recipe,
+    budget: str | None = None,
+    *,
+    steps: int | None = None,
+    time_limit: float | None = None,
+    callback: Callable[[int], None] | None = None,
+    checkpoint: str | Path | None = None,
+    resume: bool = True,
+    progress: bool | str = True,
+) -> History:
+    """Train a built ``run`` with ``recipe``'s batch, k and learning-rate schedule for its
+    ``budget`` ("quick" or "full"), or for ``steps`` and/or ``time_limit`` seconds when given.
+    With ``checkpoint`` (a path) the run is saved there with the whole recipe, and resumed."""
+    recipe = recipe_named(recipe)
+    if steps is None and time_limit is None:
+        if budget is None:
+            raise ValueError("give the budget (quick or full), or steps or time_limit")
+        steps, time_limit = recipe.steps(budget), recipe.seconds(budget)
+    return train_gan(
+        run.players,
+        run.game,
+        sample_data=run.sample_data,
+        sample_noise=run.sample_noise,
+        steps=steps,
+        time_limit=time_limit,
+        batch_size=recipe.batch_size,
+        k=recipe.n_critic,
+        lr_schedule=recipe.lr_schedule(),
+        callback=callback,
+        checkpoint=None
+        if checkpoint is None
+        else Checkpoint(checkpoint, resume=resume, recipe=recipe),
+        progress=progress and (progress if isinstance(progress, str) else recipe.name),
+    )
+
+
+# --- the presets ---------------------------------------------------------------------------
+# Lessons 1 and 2: G 1 -> 32 -> 32 -> 1 (tanh), D 1 -> 64 -> 64 -> 1; Adam 1e-3, beta1 0.5,
+# decayed linearly to zero; m = 256, k = 3.
+LESSON1 = Recipe(
+    "lesson1", latent_dim=1, g_hidden=32, g_layers=2, g_activation="tanh", d_hidden=64,
+    d_layers=2, lr_g=1e-3, lr_d=1e-3, n_critic=3, batch_size=256, lr_decay=True,
+    quick_steps=1000, full_steps=2000,
+)  # fmt: skip
+# Lesson 4: the mode-collapse setting of the Unrolled GAN paper (Metz et al. 2016, appendix A):
+# z in 256 dimensions, G 2 x 128 ReLU, D 1 x 128; Adam 1e-3 decayed to 0, beta1 0.5; batch 256.
+LESSON4 = Recipe(
+    "lesson4", latent_dim=256, g_layers=2, d_layers=1, kernels=8, kernel_dim=4,
+    batch_size=256, lr_g=1e-3, lr_d=1e-3, lr_decay=True, quick_steps=1500, full_steps=6000,
+)  # fmt: skip
+# Lesson 5: deeper players that can place sharp samples on separate modes: z in 16
+# dimensions, G 4 x 256 ReLU, D 3 x 128; batch 128. The grid's 25 modes take longer.
+LESSON5_RING = replace(
+    LESSON4, name="lesson5_ring", latent_dim=16, g_hidden=256, g_layers=4, d_layers=3,
+    batch_size=128, quick_steps=1500, full_steps=8000,
+)  # fmt: skip
+LESSON5_GRID = replace(LESSON5_RING, name="lesson5_grid", quick_steps=2000, full_steps=20000)
+# Lesson 6 on the grid: WGAN-GP as in its authors' toy code (Gulrajani et al. 2017, gan_toy.py):
+# z in 2 dimensions, G and critic 3 x 128, n_critic 5, betas (0.5, 0.9), standardised data,
+# lambda 0.1; and WGAN's Algorithm 1 on the same players: clipping at 0.01, RMSProp at 5e-5.
+WGAN_GP_2D = replace(
+    LESSON4, name="wgan_gp_2d", latent_dim=2, g_layers=3, d_layers=3, game="wgan_gp",
+    n_critic=5, beta2=0.9, gp_weight=0.1, standardize=True, quick_steps=1000, full_steps=5000,
+)  # fmt: skip
+WGAN_CLIP_2D = replace(
+    WGAN_GP_2D, name="wgan_clip_2d", game="wgan_clip", optimizer="rmsprop", lr_g=5e-5,
+    lr_d=5e-5,
+)  # fmt: skip
+# Lesson 3: DCGAN (Radford et al. 2015) adapted to 28x28; the improved recipe fits the best
+# digits into ten minutes of a 2-core CPU (each change measured: README, "DCGAN levers").
+PLAIN = Recipe("plain", players="dcgan")
+IMPROVED = Recipe(
+    "improved", players="dcgan", width=24, d_norm="spectral", lr_g=1e-3, lr_d=1e-3,
+    lr_decay=True, quick_steps=600, full_steps=40_000, full_seconds=600.0,
+)  # fmt: skip
+# Lesson 6 on MNIST: WGAN-GP in the same ten minutes; beta1 0, lambda 1, the penalty on one
+# critic step in 4 (lazy), D twice as fast as G (two time-scales, Heusel et al. 2017).
+WGAN_GP = replace(
+    IMPROVED, name="wgan_gp", d_norm="none", game="wgan_gp", beta1=0.0, beta2=0.9, lr_d=2e-3,
+    gp_weight=1.0, gp_every=4,
+)  # fmt: skip
+# The instructor's playground: lesson 4's players (GAN games), lesson 6's (Wasserstein) and
+# lesson 1's (the 1D Gaussian), at batch 128, with no decay: a live game has no planned end.
+PLAYGROUND_GAN = replace(LESSON4, name="playground_gan", batch_size=128, lr_decay=False)
+PLAYGROUND_WASSERSTEIN = replace(
+    WGAN_GP_2D, name="playground_wasserstein", batch_size=128, lr_decay=False
+)
+PLAYGROUND_1D = replace(LESSON1, name="playground_1d", batch_size=128, lr_decay=False)
+# Lesson 3's levers: the way from the paper's recipe to IMPROVED, then what was tried on top.
+NARROW = replace(PLAIN, name="narrow", width=IMPROVED.width)
+SPECTRAL = replace(NARROW, name="spectral", d_norm="spectral")
+FAST = replace(SPECTRAL, name="fast", lr_g=IMPROVED.lr_g, lr_d=IMPROVED.lr_d)
+LEVERS = {
+    "the paper's recipe: width 64, batch norm in D, learning rates 0.0002": PLAIN,
+    f"narrower: width {IMPROVED.width}": NARROW,
+    "+ spectral norm in D instead of batch norm": SPECTRAL,
+    f"+ learning rates {IMPROVED.lr_g:g} (constant)": FAST,
+    "+ rates falling linearly to 0 over the budget: the improved recipe": IMPROVED,
+    "improved, width 32": replace(IMPROVED, name="width32", width=32),
+    "improved, width 16": replace(IMPROVED, name="width16", width=16),
+    "improved + hinge loss": replace(IMPROVED, name="hinge", game="hinge"),
+    "improved + DiffAugment (translation, cutout)": replace(
+        IMPROVED, name="diffaugment", augment=True
+    ),
+    "improved + minibatch standard deviation in D": replace(
+        IMPROVED, name="mbstd", minibatch_std=True
+    ),
+    "improved + batch 128": replace(IMPROVED, name="batch128", batch_size=128),
+    f"improved + two time-scales (G {IMPROVED.lr_g / 2:g}, D {IMPROVED.lr_d * 2:g})": replace(
+        IMPROVED, name="ttur", lr_g=IMPROVED.lr_g / 2, lr_d=IMPROVED.lr_d * 2
+    ),
+}
+RECIPES: dict[str, Recipe] = {
+    recipe.name: recipe
+    for recipe in (
+        LESSON1, LESSON4, LESSON5_RING, LESSON5_GRID, WGAN_GP_2D, WGAN_CLIP_2D, PLAIN, IMPROVED,
+        WGAN_GP, PLAYGROUND_GAN, PLAYGROUND_WASSERSTEIN, PLAYGROUND_1D, *LEVERS.values(),
+    )
+}  # fmt: skip
+
+
+def recipe_named(name: str | Recipe) -> Recipe:
+    """The recipe called ``name`` in ``RECIPES`` (a Recipe passes through)."""
+    if isinstance(name, Recipe):
+        return name
+    try:
+        return RECIPES[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown recipe {name!r}: choose one of {', '.join(RECIPES)}") from None
