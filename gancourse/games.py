@@ -56,6 +56,20 @@ class Players:
             module.train()
 
 
+class WithPlayers:
+    """The generator and the discriminator of ``self.players``, by name."""
+
+    players: Players
+
+    @property
+    def generator(self) -> nn.Module:
+        return self.players.generator
+
+    @property
+    def discriminator(self) -> nn.Module | None:
+        return self.players.discriminator
+
+
 @dataclass
 class DSideResult:
     """What a discriminator-side update computed: its loss, and D's mean output on the data

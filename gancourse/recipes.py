@@ -21,7 +21,7 @@ from torch import Tensor, nn
 from . import config
 from .checkpoint import Checkpoint
 from .data import Digits, Gaussian1D, Mixture2D, mixture, tensor_sampler
-from .games import GAMES, Game, Players, game
+from .games import GAMES, Game, Players, WithPlayers, game
 from .history import History
 from .losses import check_every
 from .nets import (
@@ -246,21 +246,14 @@ def latent_dim(recipe: Recipe) -> int:
 
 
 @dataclass
-class Run:
-    """A built run: the players, the game, and the samplers of data and noise."""
+class Run(WithPlayers):
+    """A built run: the players (``run.generator``, ``run.discriminator``), the game, and the
+    samplers of data and noise."""
 
     players: Players
     game: Game
     sample_data: Callable[[int], Tensor]
     sample_noise: Callable[[int], Tensor]
-
-    @property
-    def generator(self) -> nn.Module:
-        return self.players.generator
-
-    @property
-    def discriminator(self) -> nn.Module:
-        return self.players.discriminator
 
 
 def build(

@@ -33,6 +33,13 @@ def sample_points(m: int) -> Tensor:
     return sample_labelled(m)[0]
 
 
+def train_on_points(players: Players, game, steps: int, batch_size: int = 64, **kwargs):
+    """``train_gan`` on the four Gaussians, z ~ N(0, I) in 2 dimensions unless given."""
+    kwargs.setdefault("sample_noise", lambda m: torch.randn(m, 2))
+    return train_gan(players, game, sample_data=kwargs.pop("sample_data", sample_points),
+                     steps=steps, batch_size=batch_size, progress=False, **kwargs)  # fmt: skip
+
+
 def adam(*modules: nn.Module, lr: float = 2e-3) -> torch.optim.Optimizer:
     return torch.optim.Adam([p for m in modules for p in m.parameters()], lr, betas=(0.5, 0.999))
 
@@ -87,14 +94,8 @@ def test_a_conditional_game_draws_the_mode_it_is_asked_for():
     generator, discriminator = WithLabel(2, 2), WithLabel(2, 1)
     players = Players(generator, discriminator, adam(generator), adam(discriminator))
     before = distance_to_asked_mode(generator)
-    train_gan(
-        players,
-        ConditionalGame(),
-        sample_data=sample_labelled,
-        sample_noise=labelled_noise,
-        steps=300,
-        batch_size=64,
-        progress=False,
+    train_on_points(
+        players, ConditionalGame(), 300, sample_data=sample_labelled, sample_noise=labelled_noise
     )
     after = distance_to_asked_mode(generator)
     assert before > 2.0 and after < 0.5 * before, (before, after)
@@ -137,15 +138,7 @@ def test_an_infogan_head_on_the_generator_side_learns_to_read_the_code():
     probe = labelled_noise(2000)
     with torch.no_grad():
         before = game.information_loss(players, probe).item()
-    train_gan(
-        players,
-        game,
-        sample_data=sample_points,
-        sample_noise=labelled_noise,
-        steps=200,
-        batch_size=64,
-        progress=False,
-    )
+    train_on_points(players, game, steps=200, sample_noise=labelled_noise)
     with torch.no_grad():
         after = game.information_loss(players, probe).item()
     assert before > 0.8 * math.log(4) and after < 0.25 * before, (before, after)
@@ -202,15 +195,7 @@ def test_a_bigan_encoder_trains_on_the_generator_side_against_a_pair_discriminat
     with torch.no_grad():
         before = distance_to_nearest_mode(generator(z))
         encoder_before = [p.clone() for p in encoder.parameters()]
-    train_gan(
-        players,
-        BiGame(),
-        sample_data=sample_points,
-        sample_noise=lambda m: torch.randn(m, 2),
-        steps=300,
-        batch_size=64,
-        progress=False,
-    )
+    train_on_points(players, BiGame(), steps=300)
     with torch.no_grad():
         after = distance_to_nearest_mode(generator(z))
     assert any(
@@ -253,15 +238,7 @@ def test_a_game_without_a_discriminator_lowers_the_mmd():
     z, data = torch.randn(500, 2), sample_points(500)
     with torch.no_grad():
         before = mmd_squared(generator(z), data).item()
-    history = train_gan(
-        players,
-        MMDGame(),
-        sample_data=sample_points,
-        sample_noise=lambda m: torch.randn(m, 2),
-        steps=200,
-        batch_size=128,
-        progress=False,
-    )
+    history = train_on_points(players, MMDGame(), steps=200, batch_size=128)
     with torch.no_grad():
         after = mmd_squared(generator(z), data).item()
     assert after < 0.3 * before, (before, after)
@@ -286,26 +263,14 @@ def test_the_table_holds_every_plain_game_once():
 def test_every_game_of_the_table_trains_a_plain_gan_towards_the_data(name):
     config.seed_everything(0)
     generator, discriminator = mlp(2, 2, (64, 64)), mlp(2, 1, (64, 64))
-    optimizer = torch.optim.RMSprop if name == "wgan_clip" else adam
-    opts = (
-        (optimizer(generator.parameters(), 5e-3), optimizer(discriminator.parameters(), 5e-3))
-        if name == "wgan_clip"
-        else (adam(generator), adam(discriminator))
-    )
+    rmsprop = lambda model: torch.optim.RMSprop(model.parameters(), 5e-3)  # noqa: E731
+    optimizer = rmsprop if name == "wgan_clip" else adam  # WGAN's Algorithm 1 uses RMSProp
+    opts = (optimizer(generator), optimizer(discriminator))
     players = Players(generator, discriminator, *opts)
     z = torch.randn(2000, 2)
     with torch.no_grad():
         before = distance_to_nearest_mode(generator(z))
-    train_gan(
-        players,
-        name,
-        sample_data=sample_points,
-        sample_noise=lambda m: torch.randn(m, 2),
-        steps=200,
-        batch_size=64,
-        k=5 if name.startswith("wgan") else 1,
-        progress=False,
-    )
+    train_on_points(players, name, steps=200, k=5 if name.startswith("wgan") else 1)
     with torch.no_grad():
         after = distance_to_nearest_mode(generator(z))
     assert after < 0.8 * before, (name, before, after)

@@ -222,33 +222,15 @@ def test_interrupted_run_resumed_from_checkpoint_ends_like_an_uninterrupted_one(
         if step == 27:
             raise KeyboardInterrupt
 
+    resumable = {"steps": 40, "checkpoint": path, "every": 10, "lr_schedule": linear_to_zero}
     with pytest.raises(KeyboardInterrupt):
-        run(
-            g,
-            d,
-            opt_g,
-            opt_d,
-            steps=40,
-            checkpoint=path,
-            every=10,
-            lr_schedule=linear_to_zero,
-            callback=interrupt,
-        )
+        run(g, d, opt_g, opt_d, **resumable, callback=interrupt)
     assert load_checkpoint(path, mlp_generator(1, 1, (16, 16), activation="tanh"))["step"] == 20
 
     # A fresh process: new models, other random state; the checkpoint restores everything.
     g, d, opt_g, opt_d = players(seed=99)
     torch.manual_seed(12345)
-    history = run(
-        g,
-        d,
-        opt_g,
-        opt_d,
-        steps=40,
-        checkpoint=path,
-        every=10,
-        lr_schedule=linear_to_zero,
-    )
+    history = run(g, d, opt_g, opt_d, **resumable)
     assert history.step == list(range(1, 41))
     assert torch.equal(weights(g, d), reference)
 

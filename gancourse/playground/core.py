@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from .. import config, recipes
-from ..games import generator_cost
+from ..games import WithPlayers, generator_cost
 from ..metrics import ModeCoverage, mode_coverage
 from ..nets import MinibatchDiscriminator, sample_generator
 from ..toy2d import EVAL_SAMPLES  # VEEGAN's 2,500 samples, from fixed noise
@@ -65,7 +65,7 @@ class FrameData:
     coverage: ModeCoverage
 
 
-class Trainer:
+class Trainer(WithPlayers):
     """The playground's headless core: the players of ``settings`` (``recipes.build`` of
     ``settings.recipe()``), trained a few :func:`gancourse.train.gan_step` iterations at a
     time, with their history and the mode coverage measured after each :meth:`advance`."""
@@ -96,14 +96,6 @@ class Trainer:
         self.samples_seen = 0  # real samples D has seen: k x batch per generator step
         self._real: np.ndarray | None = None
         self.measure()
-
-    @property
-    def generator(self) -> nn.Module:
-        return self.players.generator
-
-    @property
-    def discriminator(self) -> nn.Module:
-        return self.players.discriminator
 
     @property
     def opt_g(self) -> torch.optim.Optimizer:
