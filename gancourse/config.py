@@ -42,12 +42,20 @@ def is_quick() -> bool:
     return budget() == "quick"
 
 
-def budgeted(quick: T, full: T) -> T:
-    """The value for the budget in force: ``quick`` under the quick budget, else ``full``.
+def for_budget(budget: str, quick: T, full: T) -> T:
+    """``quick`` under the quick budget, ``full`` under the full one (``budget`` passed as a
+    value, as the benchmarks and recipes take it)."""
+    if budget not in BUDGETS:
+        raise ValueError(f"unknown budget {budget!r}: choose one of {', '.join(BUDGETS)}")
+    return quick if budget == "quick" else full
 
-    Lessons write ``steps = budgeted(quick=600, full=4000)`` so both budgets run one code path.
+
+def budgeted(quick: T, full: T) -> T:
+    """The value for the budget in force (GANCOURSE_BUDGET, read here): ``quick`` under the
+    quick budget, else ``full``. Lessons write ``steps = budgeted(quick=600, full=4000)`` so
+    both budgets run one code path.
     """
-    return quick if is_quick() else full
+    return for_budget(budget(), quick, full)
 
 
 def _available(name: str) -> bool:

@@ -12,19 +12,24 @@ The notebook trains both and saves them under data/; later lessons load a saved 
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import io
+import json
+import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import nn
 
-from . import config
+from . import config, recipes
 from .checkpoint import load_checkpoint
-from .evaluator import Evaluator
-from .losses import gradient_penalty, wasserstein_critic_loss
+from .data import Digits, load_mnist, tensor_sampler
+from .evaluator import Evaluator, gan_training_digits, load_or_train_evaluator
 from .nets import fast_layout, sample_generator
 from .recipes import (  # noqa: F401  (the lesson's recipes, by the names the notebooks use)
     DCGAN_LATENT_DIM,
@@ -35,6 +40,8 @@ from .recipes import (  # noqa: F401  (the lesson's recipes, by the names the no
     models,
     recipe_named,
 )
+from .record import BENCH_SAMPLES, Measurement, Outcome, Recorder
+from .workers import run_in_workers
 
 LATENT_DIM = DCGAN_LATENT_DIM
 
@@ -50,7 +57,7 @@ def update_average(average: nn.Module, model: nn.Module, decay: float = 0.999) -
 
 
 def record_moments(recipe: Recipe, budget: str) -> dict[str, Any]:
-    """When a :class:`TrainingRecord` measures a run of ``recipe`` at ``budget``: after each
+    """When :func:`frechet_record` measures a run of ``recipe`` at ``budget``: after each
     eighth of its seconds when it has a time budget, else of its steps (the last at the end)."""
     seconds = recipe.seconds(budget)
     if seconds is not None:
@@ -94,129 +101,258 @@ def load_generator(
     return fast_layout(generator, config.device() if device is None else device).eval()
 
 
-class TrainingRecord:
-    """A :func:`train_gan` callback that watches a DCGAN learn: at chosen moments it measures
-    the evaluator's Frechet ratio on 3,000 fixed latent codes and keeps a snapshot of G on 16
-    other fixed codes. Its own time is kept out of the training seconds it reports.
+def frechet_record(
+    generator: nn.Module,
+    evaluator: Evaluator,
+    *,
+    every_steps: int = 0,
+    at_seconds: Sequence[float] = (),
+    probe: int = 3000,
+    path: str | Path | None = None,
+    resume: bool = True,
+    verbose: bool = False,
+    also: Callable[[], dict[str, float]] | None = None,
+) -> Recorder:
+    """A :class:`~gancourse.record.Recorder` that watches a DCGAN learn: at each moment the
+    evaluator's Frechet ratio and smallest class on ``probe`` digits from fixed latent codes
+    (seed 1), and a snapshot of 16 digits from 16 other fixed codes (seed 2). ``also()``, if
+    given, returns more figures to keep (its time is kept out too). With ``path`` (a
+    checkpoint's path) the record is saved beside it, as ``<name>_record.pt``."""
 
-    Moments are every ``every_steps`` steps, or (for comparing recipes at equal time) the first
-    step past each of ``at_seconds``. :meth:`finish` adds the final step and, with ``path`` (a
-    checkpoint's path), saves the record beside it; with ``resume`` a record saved there before
-    is loaded, so a notebook that loads a finished checkpoint also gets its record back.
-    ``also()``, if given, returns more figures to keep at each moment (its time is kept out too).
-    """
-
-    def __init__(
-        self,
-        generator: nn.Module,
-        evaluator: Evaluator,
-        *,
-        every_steps: int = 0,
-        at_seconds: Sequence[float] = (),
-        probe: int = 3000,
-        path: str | Path | None = None,
-        resume: bool = True,
-        verbose: bool = False,
-        also: Callable[[], dict[str, float]] | None = None,
-    ) -> None:
-        if not every_steps and not at_seconds:
-            raise ValueError("give every_steps or at_seconds: when to measure the generator")
-        self.generator, self.evaluator = generator, evaluator
-        self.every_steps, self.marks, self.probe = every_steps, list(at_seconds), probe
-        self.points: list[dict[str, float]] = []
-        self.snapshots: list[Tensor] = []
-        self.start, self.paused = time.perf_counter(), 0.0
-        self.finished: float | None = None  # training seconds, frozen by finish()
-        self.verbose, self.also = verbose, also
-        self.path = None if path is None else Path(path).with_name(Path(path).stem + "_record.pt")
-        if resume and self.path is not None and self.path.is_file():
-            state = torch.load(self.path, weights_only=True)
-            self.points, self.snapshots = list(state["points"]), list(state["snapshots"])
-
-    def train_seconds(self) -> float:
-        """Seconds since the record was made, less the time spent measuring, until finish()."""
-        if self.finished is not None:
-            return self.finished
-        return time.perf_counter() - self.start - self.paused
-
-    def measure(self, step: int) -> None:
-        """Record the Frechet ratio and a snapshot now."""
-        paused = time.perf_counter()
-        figures = self.evaluator.evaluate(generate(self.generator, self.probe, seed=1))
-        self.snapshots.append(generate(self.generator, 16, seed=2))
-        extra = self.also() if self.also is not None else {}
-        self.paused += time.perf_counter() - paused
-        self.points.append(
+    def measure() -> Measurement:
+        figures = evaluator.evaluate(sample_generator(generator, probe, seed=1))
+        return Measurement(
             {
-                "step": step,
-                "train_seconds": round(self.train_seconds(), 1),
                 "frechet_ratio": figures["frechet_ratio"],
                 "smallest_class": min(figures["class_histogram"]),
-                **extra,
-            }
+                **(also() if also is not None else {}),
+            },
+            sample_generator(generator, 16, seed=2),
         )
-        if self.verbose:
-            point = self.points[-1]
-            print(
-                f"step {step}, {point['train_seconds']:.0f} s of training: "
-                f"Frechet ratio {point['frechet_ratio']:.2f}",
-                flush=True,
+
+    record_path = None if path is None else Path(path).with_name(Path(path).stem + "_record.pt")
+    return Recorder(measure, every_steps, at_seconds, record_path, resume, verbose)
+
+
+def _dataloader_sampler(
+    images: torch.Tensor, device: torch.device
+) -> Callable[[int], torch.Tensor]:
+    """The straightforward way to feed a GAN: a shuffling DataLoader on the CPU, one batch copied
+    to the device per step. Only for comparing speed with ``data.tensor_sampler``."""
+    from torch.utils.data import DataLoader, TensorDataset
+
+    loaders: dict[int, Any] = {}
+
+    def sample(m: int) -> torch.Tensor:
+        if m not in loaders:
+            loaders[m] = iter(())
+        try:
+            (batch,) = next(loaders[m])
+        except StopIteration:
+            loaders[m] = iter(
+                DataLoader(TensorDataset(images), batch_size=m, shuffle=True, drop_last=True)
             )
+            (batch,) = next(loaders[m])
+        return batch.to(device)
 
-    def __call__(self, step: int) -> None:
-        if self.every_steps and step % self.every_steps == 0:
-            self.measure(step)
-        elif self.marks and self.train_seconds() >= self.marks[0]:
-            self.marks.pop(0)
-            self.measure(step)
-
-    def finish(self, step: int) -> None:
-        """Measure the final generator unless that step is already recorded; save the record."""
-        if not self.points or self.points[-1]["step"] != step:
-            self.measure(step)
-        self.finished = self.points[-1]["train_seconds"]
-        if self.path is not None:
-            config.save_atomically({"points": self.points, "snapshots": self.snapshots}, self.path)
+    return sample
 
 
-def refined_critic_estimate(
-    critic: nn.Module,
-    generator: nn.Module,
-    sample_data: Callable[[int], Tensor],
-    recipe: Recipe,
-    steps: int = 200,
-    lr: float = 1e-4,
-    probe: int = 1000,
-    seed: int = 5,
+def _steps_per_second(
+    recipe: Recipe, sample_data: Callable[[int], torch.Tensor], device: torch.device, steps: int
 ) -> float:
-    """The critic's estimate of W1 between the data and the generator now, made trustworthy:
-    a copy of the critic trains ``steps`` more steps against the frozen generator (Adam at
-    ``lr``, the recipe's betas, penalty and batch), then E_data f - E_g f on ``probe`` fresh
-    samples of each. The running estimate of a critic that takes one step per generator step
-    lags behind G; the WGAN paper's estimates came from a critic trained close to optimal
-    (Arjovsky et al. 2017, section 4.2). Leaves the models and the random state as they were."""
-    device = next(generator.parameters()).device
-    generator = copy.deepcopy(generator)  # its batch norm statistics would move
-    copy_ = copy.deepcopy(critic).train()
-    optimizer = torch.optim.Adam(copy_.parameters(), lr=lr, betas=(recipe.beta1, recipe.beta2))
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        torch.manual_seed(config.seeded(seed))
-        for _ in range(steps):
-            real = sample_data(recipe.batch_size)
-            with torch.no_grad():
-                fake = generator(torch.randn(recipe.batch_size, LATENT_DIM, device=device))
-            loss = wasserstein_critic_loss(copy_(real), copy_(fake))
-            loss = loss + gradient_penalty(copy_, real, fake, recipe.gp_weight)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-        with torch.no_grad():
-            real = sample_data(probe)
-            fake = generator(torch.randn(probe, LATENT_DIM, device=device))
-            return (copy_(real).mean() - copy_(fake).mean()).item()
+    """Training speed of ``recipe`` fed by ``sample_data``, timed after 5 warm-up steps."""
+    run = recipes.build(recipe, sample_data(1), 0, device)  # a placeholder target
+    run.sample_data = sample_data
+    seconds = 0.0
+    for count in (5, steps):
+        start = time.perf_counter()
+        recipes.train(run, recipe, steps=count, progress=False)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        seconds = time.perf_counter() - start
+    return steps / seconds
 
 
-def generate(generator: nn.Module, n: int, seed: int = 0, batch: int = 1000) -> Tensor:
-    """``n`` digits from ``generator`` in evaluation mode, on the CPU, shaped (n, 1, 28, 28),
-    from seeded noise (``nets.sample_generator``)."""
-    return sample_generator(generator, n, LATENT_DIM, seed, batch)
+def _train_with_curve(
+    recipe: Recipe,
+    digits: Digits,
+    evaluator: Evaluator,
+    device: torch.device,
+    seed: int,
+    budget: str,
+    *,
+    time_limit: float | None = None,
+) -> tuple[torch.nn.Module, int, Recorder]:
+    """Train ``recipe`` from ``seed`` at its budget or, with ``time_limit``, for that many
+    seconds; measure the Frechet ratio after every eighth of the way and at the end.
+    Returns G, the steps taken and the record."""
+    run = recipes.build(recipe, digits, seed, device)
+    if time_limit is None:
+        moments = record_moments(recipe, budget)
+    else:
+        moments = {"at_seconds": tuple(time_limit * i / 8 for i in range(1, 8))}
+    record = frechet_record(run.generator, evaluator, **moments, verbose=True)
+    history = recipes.train(run, recipe, budget, time_limit=time_limit, callback=record)
+    steps = history.step[-1]
+    record.finish(steps)
+    return run.generator, steps, record
+
+
+def result_figures(
+    recipe: Recipe, samples: torch.Tensor, steps: int, curve: Recorder, evaluator: Evaluator
+) -> dict[str, Any]:
+    """One recipe's part of result.json: the evaluator's figures, speed and curve."""
+    seconds = curve.train_seconds()
+    return {
+        **evaluator.evaluate(samples),
+        "steps": steps,
+        "train_seconds": round(seconds, 1),
+        "steps_per_second": round(steps / seconds, 2),
+        "curve": curve.points,
+        "recipe": recipe.as_dict(),
+    }
+
+
+def benchmark(device: torch.device, seed: int, budget: str) -> Outcome:
+    """Lesson 3: the improved DCGAN recipe against the paper's plain one, same training time.
+
+    Trains ``dcgan.IMPROVED`` at its budget (full: 600 seconds of training, the budget the
+    lesson targets; quick: its quick steps), then ``dcgan.PLAIN`` for the same seconds, both on
+    the GAN's part of the digits, and measures both with the held-out evaluator and with a
+    second one trained from another seed; samples.npy holds the improved generator's 10,000
+    digits. Also times the improved recipe fed by a per-batch DataLoader against the data kept
+    on the device.
+    """
+    digits = load_mnist()
+    evaluator = load_or_train_evaluator(digits)
+    second = load_or_train_evaluator(digits, seed=1)
+    training = gan_training_digits(digits)
+    results: dict[str, Any] = {}
+    generator, steps, curve = _train_with_curve(IMPROVED, training, evaluator, device, seed, budget)
+    seconds = curve.train_seconds()
+    print(f"training {PLAIN.name} for the same {seconds:.0f} s", flush=True)
+    samples = sample_generator(generator, BENCH_SAMPLES, seed=seed + 1)
+    results["improved"] = result_figures(IMPROVED, samples, steps, curve, evaluator)
+    plain, plain_steps, plain_curve = _train_with_curve(
+        PLAIN, training, evaluator, device, seed, budget, time_limit=seconds
+    )
+    plain_samples = sample_generator(plain, BENCH_SAMPLES, seed=seed + 1)
+    results["plain"] = result_figures(PLAIN, plain_samples, plain_steps, plain_curve, evaluator)
+    for name, images in (("improved", samples), ("plain", plain_samples)):
+        results[name]["second_evaluator"] = {
+            key: value
+            for key, value in second.evaluate(images).items()
+            if key in ("frechet_ratio", "inception_score", "class_histogram")
+        }
+    timing_steps = config.for_budget(budget, 10, 200)
+    results["feeding"] = {
+        "steps_timed": timing_steps,
+        "tensor_on_device_steps_per_second": round(
+            _steps_per_second(
+                IMPROVED, tensor_sampler(training.images, device), device, timing_steps
+            ),
+            2,
+        ),
+        "dataloader_steps_per_second": round(
+            _steps_per_second(
+                IMPROVED, _dataloader_sampler(training.images, device), device, timing_steps
+            ),
+            2,
+        ),
+    }
+    improved, baseline = results["improved"], results["plain"]
+    return Outcome(
+        samples=samples.numpy(),
+        metrics={
+            "frechet_ratio": improved["frechet_ratio"],
+            "plain_frechet_ratio": baseline["frechet_ratio"],
+            "times_better_than_plain": baseline["frechet_ratio"] / improved["frechet_ratio"],
+            "times_better_than_plain_second_evaluator": (
+                baseline["second_evaluator"]["frechet_ratio"]
+                / improved["second_evaluator"]["frechet_ratio"]
+            ),
+            "min_class_fraction": min(improved["class_histogram"]),
+            "inception_score": improved["inception_score"],
+            "data": digits.source,
+            "gan_training_digits": len(training),
+            "evaluator_accuracy": evaluator.accuracy,
+            **results,
+        },
+        steps=steps,
+        train_seconds=seconds,
+    )
+
+
+def _measure_lever(
+    label: str, recipe: Recipe, seconds: float, seed: int, device: str, average: bool
+) -> tuple[dict[str, Any], np.ndarray | None]:
+    """One lever, in a worker process on one CPU thread: train ``recipe`` for ``seconds`` from
+    ``seed``, then draw 10,000 samples and measure them (the evaluator compares as many as its
+    real set holds: 3,000 on the bundled subset). With ``average``, also measure an exponential
+    moving average of G's weights (decay 0.999) kept during the same run. Returns the row and,
+    with ``average``, the samples."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        digits = load_mnist(verbose=False)
+        evaluator = load_or_train_evaluator(digits)
+    run = recipes.build(recipe, gan_training_digits(digits), seed, device)
+    generator = run.generator
+    kept = copy.deepcopy(generator)
+    history = recipes.train(
+        run,
+        recipe,
+        time_limit=seconds,
+        callback=(lambda step: update_average(kept, generator)) if average else None,
+        progress=False,
+    )
+    images = sample_generator(generator, BENCH_SAMPLES, seed=seed + 1)
+    figures = evaluator.evaluate(images)
+    row = {
+        "lever": label,
+        "recipe": recipe.as_dict(),
+        "steps": history.step[-1],
+        "frechet_ratio": round(figures["frechet_ratio"], 2),
+        "smallest_class": round(min(figures["class_histogram"]), 3),
+        "inception_score": round(figures["inception_score"], 2),
+    }
+    if average:
+        averaged = evaluator.evaluate(sample_generator(kept, BENCH_SAMPLES, seed=seed + 1))
+        row["frechet_ratio_weight_average"] = round(averaged["frechet_ratio"], 2)
+    print(json.dumps(row), flush=True)
+    return row, images.numpy() if average else None
+
+
+def levers_benchmark(device: torch.device, seed: int, budget: str) -> Outcome:
+    """Lesson 3's levers: each recipe trained for the same seconds (full: 600) on one CPU thread.
+
+    The recipes (``recipes.LEVERS``) run in parallel, one worker process per CPU core, each on
+    one thread (``workers.run_in_workers``), so every row gets the same machine whatever the
+    number of cores (a 2-core CPU takes six rounds: about an hour at the full budget). Rates
+    that decay fall to zero over those seconds. The IMPROVED row also measures a weight average
+    of G, the "weight average for sampling" lever, from the same run. samples.npy holds
+    IMPROVED's.
+    """
+    digits = load_mnist()
+    load_or_train_evaluator(digits)  # trained and cached once, before the workers read it
+    seconds = config.for_budget(budget, 3.0, 600.0)
+    levers = recipes.LEVERS
+    print(f"{len(levers)} recipes, {seconds:g} s each", flush=True)
+    jobs = [
+        (label, recipe, seconds, seed, str(device), recipe == IMPROVED)
+        for label, recipe in levers.items()
+    ]
+    outcomes = run_in_workers(_measure_lever, jobs, desc="levers")
+    rows = [row for row, _ in outcomes]
+    samples = next(images for _, images in outcomes if images is not None)
+    return Outcome(
+        samples=samples,
+        metrics={
+            "seconds_per_lever": seconds,
+            "threads_per_lever": 1,
+            "parallel_workers": max(1, min(len(levers), os.cpu_count() or 1)),
+            "levers": rows,
+            "data": digits.source,
+        },
+        steps=sum(row["steps"] for row in rows),
+        train_seconds=seconds * len(rows),
+    )

@@ -138,14 +138,16 @@ def latent_size(generator: nn.Module) -> int:
 def sample_generator(
     generator: nn.Module,
     n: int,
+    seed: int,
+    *,
     latent_dim: int | None = None,
-    seed: int = 0,
     batch: int = 1000,
 ) -> Tensor:
     """``n`` samples G(z) on the CPU, z ~ N(0, I) in ``latent_dim`` dimensions (by default
-    :func:`latent_size`). The noise comes from its own seeded generator (``config.rng``: ``seed``
-    plus ``GANCOURSE_SEED``), so the same seed gives the same samples whatever else has drawn
-    random numbers; G is in evaluation mode for the draw and goes back to its mode after."""
+    :func:`latent_size`): the course's one way to sample a generator. The noise comes from its
+    own seeded generator (``config.rng``: ``seed`` plus ``GANCOURSE_SEED``), so the same seed
+    gives the same samples whatever else has drawn random numbers; G is in evaluation mode for
+    the draw and goes back to its mode after. Images come as (n, 1, 28, 28), points as (n, d)."""
     device = next(generator.parameters()).device
     latent_dim = latent_size(generator) if latent_dim is None else latent_dim
     noise = torch.randn(n, latent_dim, generator=config.rng(seed))

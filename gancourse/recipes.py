@@ -134,11 +134,11 @@ class Recipe:
     def steps(self, budget: str) -> int | None:
         """Training steps at ``budget`` ("quick" or "full"); with :meth:`seconds`, the most
         steps, since the clock usually stops the run first."""
-        return self.quick_steps if _quick(budget) else self.full_steps
+        return config.for_budget(budget, self.quick_steps, self.full_steps)
 
     def seconds(self, budget: str) -> float | None:
         """Seconds of training at ``budget``, or None where the steps alone decide."""
-        return None if _quick(budget) else self.full_seconds
+        return config.for_budget(budget, None, self.full_seconds)
 
     def lr_schedule(self) -> Callable[[float], float] | None:
         """The schedule for ``train_gan(lr_schedule=...)``: linear_to_zero, or None (constant)."""
@@ -146,12 +146,6 @@ class Recipe:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def _quick(budget: str) -> bool:
-    if budget not in config.BUDGETS:
-        raise ValueError(f"unknown budget {budget!r}: choose one of {', '.join(config.BUDGETS)}")
-    return budget == "quick"
 
 
 Target = str | Gaussian1D | Mixture2D | Digits | Tensor

@@ -7,6 +7,7 @@ from here (notebook 02 checks that this code reproduces its own written-out expe
 from __future__ import annotations
 
 import copy
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -14,10 +15,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import config
+from . import config, metrics, recipes
 from .games import Players
 from .losses import discriminator_loss, generator_loss
 from .recipes import GAUSSIAN_1D, LESSON1, models
+from .record import BENCH_SAMPLES, Outcome
 from .train import TrainingDiverged, train_gan
 
 TARGET = GAUSSIAN_1D
@@ -127,3 +129,34 @@ def saturation_run(
         # The maximum-likelihood cost can blow up once samples reach where D is near 1.
         diverged_at = steps_seen[-1] + 1
     return SaturationRun(game, steps_seen, means, grad_norm, d_of_gz, diverged_at)
+
+
+def benchmark(device: torch.device, seed: int, budget: str) -> Outcome:
+    """Lesson 1's GAN: an MLP generator learns N(2, 0.5^2) from 1D standard normal noise.
+
+    The same models and hyperparameters as notebooks/01_gan_1d_gaussians.ipynb
+    (``recipes.LESSON1``).
+    """
+    steps = LESSON1.steps(budget)
+    start = time.perf_counter()
+    run = recipes.build(LESSON1, "gaussian1d", seed, device)
+    recipes.train(run, LESSON1, budget, progress=f"1D GAN, k={LESSON1.n_critic}, seed {seed}")
+    generator = run.generator
+    train_seconds = time.perf_counter() - start
+    with torch.no_grad():
+        samples = generator(torch.randn(BENCH_SAMPLES, 1, device=device)).cpu().numpy()
+    target = TARGET
+    x = np.linspace(target.mean - 12 * target.std, target.mean + 12 * target.std, 2401)
+    p_data = target.pdf(x)
+    return Outcome(
+        samples=samples,
+        metrics={
+            "target_mean": target.mean,
+            "target_std": target.std,
+            "mean": float(samples.mean()),
+            "std": float(samples.std()),
+            "jsd_kde": metrics.jensen_shannon(p_data, metrics.gaussian_kde(samples, x), x),
+        },
+        steps=steps,
+        train_seconds=train_seconds,
+    )

@@ -16,12 +16,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import recipes
+from . import metrics, recipes
 from .data import Mixture2D, mixture
 from .history import History
 from .metrics import ModeCoverage, mode_coverage
 from .nets import sample_generator
 from .recipes import LESSON5_GRID, LESSON5_RING, Recipe
+from .record import BENCH_SAMPLES, Measurement, Outcome, Recorder
 from .workers import run_in_workers
 
 EVAL_SAMPLES = 2500  # VEEGAN's protocol
@@ -35,15 +36,10 @@ def lesson5(target: str, kind: str = "plain") -> Recipe:
     return replace(LESSON5_RING if target == "ring" else LESSON5_GRID, d_kind=kind)
 
 
-def generate(generator: nn.Module, n: int, seed: int) -> np.ndarray:
-    """``n`` samples (n, d) from seeded noise (``nets.sample_generator``), as a numpy array."""
-    return sample_generator(generator, n, seed=seed).numpy()
-
-
 def evaluate(generator: nn.Module, target: str | Mixture2D, seed: int = 1) -> ModeCoverage:
     """VEEGAN's and PacGAN's mode metrics on ``EVAL_SAMPLES`` samples of ``generator``."""
     target = mixture(target) if isinstance(target, str) else target
-    samples = generate(generator, EVAL_SAMPLES, seed)
+    samples = sample_generator(generator, EVAL_SAMPLES, seed).numpy()
     return mode_coverage(samples, target.means.numpy(), target.std)
 
 
@@ -52,34 +48,22 @@ def _check_target(target: str) -> None:
         raise ValueError(f"unknown target {target!r}: choose one of {TARGETS}")
 
 
-class ModeRecord:
-    """A ``train_gan`` callback: every ``every`` steps, the mode metrics of ``EVAL_SAMPLES``
-    samples from fixed noise, and ``keep`` of those samples for snapshots."""
+def mode_record(
+    generator: nn.Module, target: str | Mixture2D, every: int, keep: int = 500
+) -> Recorder:
+    """A :class:`~gancourse.record.Recorder` that, every ``every`` steps, measures the mode
+    metrics of ``EVAL_SAMPLES`` samples from fixed noise (seed 1) (``coverage``, a
+    ``metrics.ModeCoverage``, and its ``histogram``: the share of samples nearest to each mode),
+    and keeps ``keep`` of those samples as a snapshot."""
+    target = mixture(target) if isinstance(target, str) else target
 
-    def __init__(
-        self, generator: nn.Module, target: str | Mixture2D, every: int, keep: int = 500
-    ) -> None:
-        if not isinstance(every, int) or every < 1:
-            raise ValueError(f"every must be a positive integer, got {every!r}")
-        self.generator, self.every, self.keep = generator, every, keep
-        self.target = mixture(target) if isinstance(target, str) else target
-        self.steps: list[int] = []
-        self.coverage: list[ModeCoverage] = []
-        self.snapshots: list[np.ndarray] = []
+    def measure() -> Measurement:
+        samples = sample_generator(generator, EVAL_SAMPLES, seed=1).numpy()
+        coverage = mode_coverage(samples, target.means.numpy(), target.std)
+        figures = {"coverage": coverage, "histogram": coverage.histogram}
+        return Measurement(figures, samples[:keep])
 
-    def __call__(self, step: int) -> None:
-        if step % self.every == 0:
-            self.measure(step)
-
-    def measure(self, step: int) -> None:
-        samples = generate(self.generator, EVAL_SAMPLES, seed=1)
-        self.steps.append(step)
-        self.coverage.append(mode_coverage(samples, self.target.means.numpy(), self.target.std))
-        self.snapshots.append(samples[: self.keep])
-
-    def histograms(self) -> np.ndarray:
-        """(measurements, modes): the share of samples nearest to each mode, over time."""
-        return np.stack([c.histogram for c in self.coverage])
+    return Recorder(measure, every_steps=every)
 
 
 @dataclass(frozen=True)
@@ -108,11 +92,11 @@ def _train_and_measure(
 
     def snapshot(step: int) -> None:
         if snapshot_every and step % snapshot_every == 0:
-            snapshots[step] = generate(run.generator, EVAL_SAMPLES, seed=1)
+            snapshots[step] = sample_generator(run.generator, EVAL_SAMPLES, seed=1).numpy()
 
     history = recipes.train(run, recipe, steps=steps, callback=snapshot, progress=False)
     seconds = time.perf_counter() - start
-    samples = generate(run.generator, EVAL_SAMPLES, seed=seed + 1)
+    samples = sample_generator(run.generator, EVAL_SAMPLES, seed=seed + 1).numpy()
     mix = mixture(target)
     return SeedResult(
         seed,
@@ -211,3 +195,33 @@ def summary_over_seeds(results: Sequence[SeedResult]) -> dict[str, tuple[float, 
         values = np.array([getattr(r.coverage, key) for r in results], dtype=float)
         table[key] = (float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0)
     return table
+
+
+def benchmark(target: str, recipe: Recipe, device: torch.device, seed: int, budget: str) -> Outcome:
+    """Train ``recipe`` on the 2D ``target`` for its steps at ``budget`` from ``seed``; measure
+    modes, high quality and reverse KL on 2,500 of its 10,000 samples (VEEGAN's protocol), and
+    a Wasserstein critic's estimate of W1."""
+    steps = recipe.steps(budget)
+    start = time.perf_counter()
+    run = recipes.build(recipe, target, seed, device)
+    history = recipes.train(run, recipe, steps=steps, progress=False)
+    train_seconds = time.perf_counter() - start
+    samples = sample_generator(run.generator, BENCH_SAMPLES, seed=seed + 1).numpy()
+    mix = mixture(target)
+    coverage = metrics.mode_coverage(samples[:EVAL_SAMPLES], mix.means.numpy(), mix.std)
+    return Outcome(
+        samples=samples,
+        metrics={
+            "target": target,
+            "samples_measured": EVAL_SAMPLES,
+            **coverage.as_dict(),
+            **(
+                {"critic_w1_estimate": history.wasserstein_estimate(steps)}
+                if run.game.scores
+                else {}
+            ),
+            "recipe": recipe.as_dict(),
+        },
+        steps=steps,
+        train_seconds=train_seconds,
+    )

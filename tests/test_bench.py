@@ -94,8 +94,8 @@ def test_runs_as_a_module():
 def test_dcgan_quick_writes_digits_and_both_recipes_figures(tmp_path, monkeypatch):
     monkeypatch.setenv("GANCOURSE_DEVICE", "cpu")
     # a few steps keep the test fast; the notebook and the full budget train for real
-    monkeypatch.setattr(bench, "IMPROVED", replace(bench.IMPROVED, quick_steps=16))
-    monkeypatch.setattr(bench, "PLAIN", replace(bench.PLAIN, quick_steps=16))
+    monkeypatch.setattr(bench.dcgan, "IMPROVED", replace(bench.IMPROVED, quick_steps=16))
+    monkeypatch.setattr(bench.dcgan, "PLAIN", replace(bench.PLAIN, quick_steps=16))
     result = bench.run("dcgan", "quick", tmp_path)
     samples = np.load(tmp_path / "samples.npy")
     assert samples.shape == (10_000, 1, 28, 28) and samples.dtype == np.float32
@@ -115,7 +115,7 @@ def test_dcgan_quick_writes_digits_and_both_recipes_figures(tmp_path, monkeypatc
 def test_dcgan_levers_quick_measures_every_lever(tmp_path, monkeypatch):
     monkeypatch.setenv("GANCOURSE_DEVICE", "cpu")
     levers = list(bench.recipes.LEVERS.items())
-    improved = next(lever for lever in levers if lever[1] is bench.IMPROVED)
+    improved = next(lever for lever in levers if lever[1] is bench.dcgan.IMPROVED)
     monkeypatch.setattr(bench.recipes, "LEVERS", dict([levers[0], improved]))
     result = bench.run("dcgan-levers", "quick", tmp_path)
     rows = result["levers"]
@@ -168,11 +168,11 @@ def test_wgan_gp_mnist_quick_pairs_the_critics_estimates_with_the_frechet_ratio(
 ):
     monkeypatch.setenv("GANCOURSE_DEVICE", "cpu")
     monkeypatch.setattr(
-        bench, "WGAN_GP", replace(bench.WGAN_GP, quick_steps=16)
+        bench.wgan, "WGAN_GP", replace(bench.WGAN_GP, quick_steps=16)
     )  # the wiring: 16 steps, measured every two, with 2 refining steps each
-    refine = bench.refined_critic_estimate
+    refine = bench.wgan.refined_critic_estimate
     monkeypatch.setattr(
-        bench, "refined_critic_estimate", lambda *args: refine(*args, steps=2, probe=64)
+        bench.wgan, "refined_critic_estimate", lambda *args: refine(*args, steps=2, probe=64)
     )
     result = bench.run("wgan-gp-mnist", "quick", tmp_path)
     assert np.load(tmp_path / "samples.npy").shape == (10_000, 1, 28, 28)

@@ -5,15 +5,14 @@ import pytest
 import torch
 from torch import nn
 
-from gancourse import config, dcgan, recipes
+from gancourse import config, dcgan, recipes, wgan
 from gancourse.data import Digits, tensor_sampler
 from gancourse.dcgan import (
     IMPROVED,
     PLAIN,
     Recipe,
-    TrainingRecord,
     checkpoint_path,
-    generate,
+    frechet_record,
     load_generator,
     recipe_named,
     record_moments,
@@ -27,6 +26,7 @@ from gancourse.nets import (
     dcgan_generator,
     diff_augment,
     fast_layout,
+    sample_generator,
 )
 from gancourse.train import linear_to_zero
 
@@ -161,7 +161,7 @@ def test_saved_generator_loads_for_later_lessons(tmp_path, monkeypatch):
     monkeypatch.setattr("gancourse.recipes.RECIPES", {"plain": tiny})
     loaded = load_generator("plain", "quick", device="cpu")
     assert not loaded.training
-    expected, got = generate(generator, 4, seed=3), generate(loaded, 4, seed=3)
+    expected, got = sample_generator(generator, 4, seed=3), sample_generator(loaded, 4, seed=3)
     assert torch.equal(expected, got)
 
 
@@ -174,7 +174,7 @@ def test_missing_generator_says_which_notebook_makes_it(tmp_path, monkeypatch):
 def test_generate_is_repeatable_and_leaves_the_mode_alone():
     g = dcgan_generator(latent_dim=100, width=4)
     g.train()
-    first, second = generate(g, 5, seed=7), generate(g, 5, seed=7)
+    first, second = sample_generator(g, 5, seed=7), sample_generator(g, 5, seed=7)
     assert torch.equal(first, second) and first.shape == (5, 1, 28, 28)
     assert g.training
 
@@ -225,19 +225,19 @@ def test_training_record_measures_saves_and_comes_back(tmp_path):
     torch.set_num_threads(1)
     g = dcgan_generator(latent_dim=100, width=4)
     path = tmp_path / "run.pt"
-    record = TrainingRecord(g, FixedEvaluator(), every_steps=2, probe=100, path=path)
+    record = frechet_record(g, FixedEvaluator(), every_steps=2, probe=100, path=path)
     for step in range(1, 6):
         record(step)
     record.finish(5)
     assert [p["step"] for p in record.points] == [2, 4, 5]
     assert [p["frechet_ratio"] for p in record.points] == [100.0, 50.0, 100.0 / 3]
     assert len(record.snapshots) == 3 and record.snapshots[0].shape == (16, 1, 28, 28)
-    back = TrainingRecord(g, FixedEvaluator(), every_steps=2, path=path)
+    back = frechet_record(g, FixedEvaluator(), every_steps=2, path=path)
     assert back.points == record.points and len(back.snapshots) == 3
-    fresh = TrainingRecord(g, FixedEvaluator(), every_steps=2, path=path, resume=False)
+    fresh = frechet_record(g, FixedEvaluator(), every_steps=2, path=path, resume=False)
     assert fresh.points == []
     with pytest.raises(ValueError, match="every_steps or at_seconds"):
-        TrainingRecord(g, FixedEvaluator())
+        frechet_record(g, FixedEvaluator())
 
 
 def test_show_digits_tiles_a_grid_and_rejects_other_shapes():
@@ -297,7 +297,7 @@ def test_refined_critic_estimate_leaves_the_models_and_random_state_alone():
     images = torch.rand(64, 1, 28, 28) * 2 - 1
     before = [t.clone() for m in (generator, critic) for t in m.state_dict().values()]
     state = torch.get_rng_state()
-    estimate = dcgan.refined_critic_estimate(
+    estimate = wgan.refined_critic_estimate(
         critic, generator, tensor_sampler(images), dcgan.WGAN_GP, steps=3, probe=32
     )
     after = [t for m in (generator, critic) for t in m.state_dict().values()]

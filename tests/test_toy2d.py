@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from gancourse import recipes, toy2d
+from gancourse.nets import sample_generator
 
 TINY = recipes.Recipe("tiny", d_hidden=8, d_layers=1, g_hidden=8, g_layers=1, batch_size=32)
 
@@ -12,22 +13,24 @@ TINY = recipes.Recipe("tiny", d_hidden=8, d_layers=1, g_hidden=8, g_layers=1, ba
 def test_generate_is_repeatable_and_leaves_the_global_generator_alone():
     generator, _ = recipes.models(TINY)
     state = torch.get_rng_state()
-    first = toy2d.generate(generator, 5, seed=3)
+    first = sample_generator(generator, 5, seed=3).numpy()
     assert torch.equal(state, torch.get_rng_state())
-    np.testing.assert_array_equal(first, toy2d.generate(generator, 5, seed=3))
+    np.testing.assert_array_equal(first, sample_generator(generator, 5, seed=3).numpy())
 
 
 def test_mode_record_measures_every_few_steps():
     generator, _ = recipes.models(TINY)
-    record = toy2d.ModeRecord(generator, "grid", every=5, keep=10)
+    record = toy2d.mode_record(generator, "grid", every=5, keep=10)
     for step in range(1, 16):
         record(step)
-    assert record.steps == [5, 10, 15]
-    assert record.histograms().shape == (3, 25)
-    np.testing.assert_allclose(record.histograms().sum(axis=1), 1.0)
+    assert record.column("step") == [5, 10, 15]
+    histograms = np.array(record.column("histogram"))
+    assert histograms.shape == (3, 25)
+    np.testing.assert_allclose(histograms.sum(axis=1), 1.0)
     assert record.snapshots[0].shape == (10, 2)
+    assert record.points[-1]["coverage"].modes == 25
     with pytest.raises(ValueError, match="every"):
-        toy2d.ModeRecord(generator, "ring", every=0)
+        toy2d.mode_record(generator, "ring", every=0)
 
 
 def test_train_seeds_in_worker_processes_matches_a_run_made_alone():
@@ -42,7 +45,8 @@ def test_train_seeds_in_worker_processes_matches_a_run_made_alone():
     finally:
         torch.set_num_threads(threads)
     np.testing.assert_allclose(
-        results["tiny"][1].samples, toy2d.generate(run.generator, toy2d.EVAL_SAMPLES, seed=2)
+        results["tiny"][1].samples,
+        sample_generator(run.generator, toy2d.EVAL_SAMPLES, seed=2).numpy(),
     )
     table = toy2d.summary_over_seeds(results["tiny"])
     values = [r.coverage.reverse_kl for r in results["tiny"]]
@@ -81,7 +85,7 @@ def test_train_seeds_returns_the_players_history_and_snapshots():
     alone = recipes.build(setup, "grid", seed=0)
     recipes.train(alone, setup, steps=20, progress=False)
     assert np.allclose(
-        toy2d.generate(generator, 100, seed=1),
-        toy2d.generate(alone.generator, 100, seed=1),
+        sample_generator(generator, 100, seed=1).numpy(),
+        sample_generator(alone.generator, 100, seed=1).numpy(),
         atol=1e-6,
     )

@@ -136,7 +136,7 @@ class Trainer(WithPlayers):
     # --- measuring ----------------------------------------------------------------------
     def generated(self, n: int = EVAL_SAMPLES) -> np.ndarray:
         """``n`` samples of G from fixed noise (seed 1, as ``toy2d.evaluate``), shape (n, d)."""
-        return sample_generator(self.generator, n, self.latent_dim, seed=1).numpy()
+        return sample_generator(self.generator, n, seed=1, latent_dim=self.latent_dim).numpy()
 
     def measure(self) -> ModeCoverage:
         """Modes captured, high-quality share and reverse KL of ``EVAL_SAMPLES`` samples
