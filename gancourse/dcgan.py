@@ -65,40 +65,41 @@ def record_moments(recipe: Recipe, budget: str) -> dict[str, Any]:
     return {"every_steps": -(-recipe.steps(budget) // 8)}
 
 
-def checkpoint_path(recipe: str | Recipe, budget: str | None = None) -> Path:
-    """Where the notebook keeps the recipe's trained models: data/dcgan_<recipe>_<budget>.pt,
-    or data/dcgan_<recipe>_<budget>_seed<N>.pt under ``GANCOURSE_SEED=N`` (N > 0), so that a
-    run on other seeds never loads the models of seed 0."""
+def checkpoint_path(recipe: str | Recipe, budget: str) -> Path:
+    """Where notebook 03 keeps the recipe's trained models at ``budget`` ("quick" or "full"):
+    data/dcgan_<recipe>_<budget>.pt, or data/dcgan_<recipe>_<budget>_seed<N>.pt under
+    ``GANCOURSE_SEED=N`` (N > 0), so that a run on other seeds never loads the models of seed 0."""
+    config.for_budget(budget, None, None)  # an unknown budget is an error here, not a file name
     offset = config.seed_offset()
     suffix = f"_seed{offset}" if offset else ""
-    return (
-        config.data_dir()
-        / f"dcgan_{recipe_named(recipe).name}_{budget or config.budget()}{suffix}.pt"
-    )
+    return config.data_dir() / f"dcgan_{recipe_named(recipe).name}_{budget}{suffix}.pt"
 
 
 def load_generator(
-    recipe: str | Recipe = "improved",
-    budget: str | None = None,
-    device: torch.device | str | None = None,
+    recipe: str | Recipe,
+    budget: str,
+    device: torch.device | str,
     path: str | Path | None = None,
 ) -> nn.Module:
     """The generator that notebook 03 trained and saved, in evaluation mode, for later lessons.
 
-    Reads ``path``, by default :func:`checkpoint_path` for the recipe and budget (the current one
-    unless given). Raises FileNotFoundError saying which notebook makes the file.
+    Reads ``path``, by default :func:`checkpoint_path` for the recipe and budget, and rebuilds
+    the generator from the recipe saved in the checkpoint (the named one for a checkpoint that
+    holds none). Raises FileNotFoundError saying which notebook makes the file.
     """
-    recipe = recipe_named(recipe)
     path = Path(path) if path is not None else checkpoint_path(recipe, budget)
     if not path.is_file():
         raise FileNotFoundError(
             f"no trained DCGAN generator at {path}: run notebooks/03_dcgan_mnist.ipynb (budget "
-            f"{budget or config.budget()}) to train and save it, or pass the path of one"
+            f"{budget}) to train and save it, or pass the path of one"
         )
-    generator = models(recipe)[0]
+    saved = torch.load(path, map_location="cpu", weights_only=True).get("settings", {})
+    if isinstance(saved, dict) and isinstance(saved.get("recipe"), dict):
+        recipe = Recipe(**saved["recipe"])
+    generator = models(recipe_named(recipe))[0]
     load_checkpoint(path, generator)
     # the layout the notebook trained in, so that on a GPU the same kernels draw the same digits
-    return fast_layout(generator, config.device() if device is None else device).eval()
+    return fast_layout(generator, device).eval()
 
 
 def frechet_record(

@@ -18,6 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .config import check_count
+
 # exp(a) overflows float32 past a ~ 88; a logit of 50 already means D(x) = 1 - 2e-22.
 _MAX_LOGIT_FOR_EXP = 50.0
 
@@ -184,11 +186,7 @@ def gradient_penalty(
 def check_every(every: object, name: str = "every") -> None:
     """Refuse an interval of :class:`LazyPenalty` that is not a positive integer (a bool is
     not one), with an error that says so."""
-    if not isinstance(every, int) or isinstance(every, bool) or every < 1:
-        raise ValueError(
-            f"{name} must be a positive integer (1: the penalty on every critic step), "
-            f"got {every!r}"
-        )
+    check_count(every, name, hint="1 puts the penalty on every critic step")
 
 
 class LazyPenalty:

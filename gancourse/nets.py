@@ -13,13 +13,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from . import config
+from .config import check_count
 
 ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(0.2), "tanh": nn.Tanh}
-
-
-def _check_positive_int(value: int, name: str) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 
 def mlp(
@@ -29,10 +25,10 @@ def mlp(
     activation: str = "leaky_relu",
 ) -> nn.Sequential:
     """A multilayer perceptron: Linear, activation, ..., Linear (no activation on the output)."""
-    _check_positive_int(in_dim, "in_dim")
-    _check_positive_int(out_dim, "out_dim")
+    check_count(in_dim, "in_dim")
+    check_count(out_dim, "out_dim")
     for width in hidden:
-        _check_positive_int(width, "every hidden width")
+        check_count(width, "every hidden width")
     if activation not in ACTIVATIONS:
         raise ValueError(
             f"unknown activation {activation!r}: choose one of {', '.join(ACTIVATIONS)}"
@@ -106,8 +102,8 @@ def dcgan_generator(latent_dim: int = 100, width: int = 64) -> nn.Sequential:
     """The DCGAN generator adapted to 28x28 (Radford et al. 2015): fractionally-strided
     convolutions 1 -> 7 -> 14 -> 28, batch norm after every layer but the output, ReLU, tanh
     output. Takes z shaped (N, latent_dim); returns images (N, 1, 28, 28) in [-1, 1]."""
-    _check_positive_int(latent_dim, "latent_dim")
-    _check_positive_int(width, "width")
+    check_count(latent_dim, "latent_dim")
+    check_count(width, "width")
     model = nn.Sequential(
         Reshape(latent_dim, 1, 1),
         nn.ConvTranspose2d(latent_dim, 4 * width, 7, 1, 0, bias=False),  # 1x1 -> 7x7
@@ -225,7 +221,7 @@ class MinibatchDiscrimination(nn.Module):
             (kernels, "kernels"),
             (kernel_dim, "kernel_dim"),
         ):
-            _check_positive_int(value, name)
+            check_count(value, name)
         self.kernels, self.kernel_dim, self.average = kernels, kernel_dim, average
         # the authors' code draws T from N(0, 0.05^2)
         self.T = nn.Parameter(0.05 * torch.randn(in_features, kernels * kernel_dim))
@@ -255,7 +251,7 @@ class Packed(nn.Module):
 
     def __init__(self, inner: nn.Module, m: int) -> None:
         super().__init__()
-        _check_positive_int(m, "m")
+        check_count(m, "m")
         self.inner, self.m = inner, m
 
     def forward(self, x: Tensor) -> Tensor:
@@ -284,7 +280,7 @@ def dcgan_discriminator(
     needs each score to depend on its own image only. ``minibatch_std`` adds a
     :class:`MinibatchStd` feature map before the last layer.
     """
-    _check_positive_int(width, "width")
+    check_count(width, "width")
     if norm not in D_NORMS:
         raise ValueError(f"unknown norm {norm!r}: choose one of {', '.join(D_NORMS)}")
     spectral = norm == "spectral"

@@ -116,9 +116,7 @@ class Recipe:
         check_every(self.gp_every, "gp_every")
         game(self.game, clip=self.clip, gp_weight=self.gp_weight, gp_every=self.gp_every)
         for name in ("n_critic", "batch_size", "quick_steps", "latent_dim", "width"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+            config.check_count(getattr(self, name), name)
         penalised = self.game == "wgan_gp"
         if penalised and (
             self.d_kind != "plain" or (self.d_norm == "batch" and self.players == "dcgan")

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .config import save_atomically
+from .config import check_count, save_atomically
 
 
 @dataclass
@@ -48,8 +48,7 @@ class Recorder:
     snapshots: list[Any] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.every_steps, int) or self.every_steps < 0:
-            raise ValueError(f"every_steps must be a positive integer, got {self.every_steps!r}")
+        check_count(self.every_steps, "every_steps", 0, "steps between measurements")
         if not self.every_steps and not self.at_seconds:
             raise ValueError("give every_steps or at_seconds: when to measure the generator")
         self.marks = list(self.at_seconds)

@@ -16,12 +16,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import torch
 from tqdm.auto import tqdm
 
 from .checkpoint import Checkpoint, load_checkpoint
+from .config import check_count
 from .games import Batch, Game, Players, judges_each_sample_alone
 from .games import game as make_game
 from .history import History, StepStats, TrainingDiverged, flush, record_steps
@@ -41,11 +41,6 @@ __all__ = [
 ]
 
 LOG_EVERY = 25  # generator steps between two copies of the figures to the history (a host sync)
-
-
-def _check_count(value: Any, name: str, minimum: int, hint: str) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}: {hint}")
 
 
 def _check_data_batch(real: Batch, batch_size: int) -> None:
@@ -79,7 +74,7 @@ def gan_step(
     :class:`StepStats`, still on the device (reading them synchronises with it).
     """
     if game.has_d_side:
-        _check_count(k, "k", 1, "Algorithm 1 takes k >= 1 discriminator steps per generator step")
+        check_count(k, "k", 1, "Algorithm 1 takes k >= 1 discriminator steps per generator step")
     result = None
     for _ in range(k if game.has_d_side else 0):
         real = sample_data(batch_size)
@@ -174,11 +169,11 @@ def train_gan(
     if steps is None and time_limit is None:
         raise ValueError("give steps, time_limit or both: when the run ends")
     if steps is not None:
-        _check_count(steps, "steps", 0, "the number of generator steps to train for")
-    _check_count(batch_size, "batch_size", 1, "the number of samples m in each minibatch")
+        check_count(steps, "steps", 0, "the number of generator steps to train for")
+    check_count(batch_size, "batch_size", 1, "the number of samples m in each minibatch")
     game = make_game(game)
     if game.has_d_side:
-        _check_count(k, "k", 1, "Algorithm 1 takes k >= 1 discriminator steps per generator step")
+        check_count(k, "k", 1, "Algorithm 1 takes k >= 1 discriminator steps per generator step")
         if players.discriminator is None or players.opt_d is None:
             raise ValueError(f"the {game.name} game needs a discriminator and its optimiser")
     if time_limit is not None and not time_limit > 0:

@@ -308,10 +308,10 @@ def test_nan_guard_names_the_step_and_the_last_checkpoint(tmp_path):
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"k": 0}, r"k must be an integer >= 1, got 0: Algorithm 1"),
-        ({"k": 1.5}, r"k must be an integer >= 1"),
+        ({"k": 0}, r"k must be a positive integer, got 0: Algorithm 1"),
+        ({"k": 1.5}, r"k must be a positive integer"),
         ({"steps": -1}, r"steps must be an integer >= 0"),
-        ({"batch_size": 0}, r"batch_size must be an integer >= 1"),
+        ({"batch_size": 0}, r"batch_size must be a positive integer"),
         ({"game": "wasserstein?"}, r"unknown game 'wasserstein\?'"),
         ({"steps": None}, r"give steps, time_limit or both"),
         ({"time_limit": 0}, r"time_limit must be a positive number of seconds, got 0"),
