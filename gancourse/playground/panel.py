@@ -68,20 +68,16 @@ def _controls(s: Settings) -> dict[str, widgets.Widget]:
     """One control per setting, showing ``s``."""
     style = {"description_width": "72px"}
     controls = {
-        "target": widgets.Dropdown(
-            options=[(label, name) for name, label in TARGETS.items()],
-            value=s.target,
-            description="target",
+        name: widgets.Dropdown(
+            options=[(label, choice) for choice, label in labels.items()],
+            value=getattr(s, name),
+            description=name,
             style=style,
-            layout=widgets.Layout(width="250px"),
-        ),
-        "game": widgets.Dropdown(
-            options=[(label, name) for name, label in GAME_LABELS.items()],
-            value=s.game,
-            description="game",
-            style=style,
-            layout=widgets.Layout(width="290px"),
-        ),
+            layout=widgets.Layout(width=width),
+        )
+        for name, labels, width in (("target", TARGETS, "250px"), ("game", GAME_LABELS, "290px"))
+    }
+    controls |= {
         "minibatch": widgets.Checkbox(
             value=s.minibatch, description="minibatch discrimination", indent=False
         ),
