@@ -171,9 +171,13 @@ class Checkpoint:
         for name, opt in players.optimizers().items():
             _load_state(opt, payload[name], f"{name} optimiser", self.path)
         _set_rng_state(payload["rng"])
-        self.saved_at = payload["step"]
-        history = History.from_dict(payload["history"])
-        return history, payload["step"], bool(payload.get("out_of_time", False))
+        self.saved_at = step = payload["step"]
+        finished = bool(payload.get("out_of_time", False))
+        if finished:
+            print(f"loaded {self.path}: its run reached its time limit at step {step}")
+        else:
+            print(f"resumed from {self.path} at step {step}")
+        return History.from_dict(payload["history"]), step, finished
 
     def save(
         self,

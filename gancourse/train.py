@@ -136,6 +136,28 @@ def _postfix(history: History, scores: bool, step: int) -> dict[str, str]:
             **outputs, "step": str(step)}  # fmt: skip
 
 
+def _check_run(
+    players: Players,
+    game: Game,
+    steps: int | None,
+    time_limit: float | None,
+    batch_size: int,
+    k: int,
+) -> None:
+    """Refuse a run that cannot start, saying what to give instead."""
+    if steps is None and time_limit is None:
+        raise ValueError("give steps, time_limit or both: when the run ends")
+    if steps is not None:
+        check_count(steps, "steps", 0, "the number of generator steps to train for")
+    check_count(batch_size, "batch_size", 1, "the number of samples m in each minibatch")
+    if game.has_d_side:
+        check_count(k, "k", 1, "Algorithm 1 takes k >= 1 discriminator steps per generator step")
+        if players.discriminator is None or players.opt_d is None:
+            raise ValueError(f"the {game.name} game needs a discriminator and its optimiser")
+    if time_limit is not None and not time_limit > 0:
+        raise ValueError(f"time_limit must be a positive number of seconds, got {time_limit!r}")
+
+
 def train_gan(
     players: Players,
     game: str | Game,
@@ -166,18 +188,8 @@ def train_gan(
     resuming it loads it). ``progress``: show a bar (a string labels it).
     Returns the :class:`History`, one entry per iteration.
     """
-    if steps is None and time_limit is None:
-        raise ValueError("give steps, time_limit or both: when the run ends")
-    if steps is not None:
-        check_count(steps, "steps", 0, "the number of generator steps to train for")
-    check_count(batch_size, "batch_size", 1, "the number of samples m in each minibatch")
     game = make_game(game)
-    if game.has_d_side:
-        check_count(k, "k", 1, "Algorithm 1 takes k >= 1 discriminator steps per generator step")
-        if players.discriminator is None or players.opt_d is None:
-            raise ValueError(f"the {game.name} game needs a discriminator and its optimiser")
-    if time_limit is not None and not time_limit > 0:
-        raise ValueError(f"time_limit must be a positive number of seconds, got {time_limit!r}")
+    _check_run(players, game, steps, time_limit, batch_size, k)
     if checkpoint is not None and not isinstance(checkpoint, Checkpoint):
         checkpoint = Checkpoint(checkpoint)
     optimizers = list(players.optimizers().values())
@@ -188,11 +200,7 @@ def train_gan(
     restored = checkpoint.restore(players, loop) if checkpoint is not None else None
     if restored is not None:
         history, start, finished = restored
-        if finished:
-            print(f"loaded {checkpoint.path}: its run reached its time limit at step {start}")
-            steps = start
-        else:
-            print(f"resumed from {checkpoint.path} at step {start} of {steps or 'the clock'}")
+        steps = start if finished else steps  # a run stopped by its clock is done
 
     players.train()
     buffer: list[StepStats] = []
