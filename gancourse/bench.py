@@ -123,12 +123,35 @@ BENCHMARKS: dict[str, tuple[Callable[[torch.device, int, str], Outcome], str]] =
 }
 
 
+def writable_folder(out: str | Path) -> Path:
+    """``out`` as a folder the results can be written to, made now, before any training, so
+    that a bad path costs nothing: a leading ``~`` is expanded (a shell leaves it in
+    ``--out=~/x``); an empty path, an existing file or a folder that cannot be written is an
+    error that says so."""
+    if str(out).strip() in ("", "."):
+        raise ValueError("give --out a folder of its own for result.json and samples.npy")
+    folder = Path(out).expanduser()
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"--out {folder} is a file: give a folder for the results")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / ".gancourse-write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as err:
+        raise ValueError(f"cannot write the results to {folder} ({err.strerror}): "
+                         f"give --out a folder you can write to") from None  # fmt: skip
+    return folder
+
+
 def run(name: str, budget: str, out: Path, device: str | None = None, seed: int = 0) -> dict:
-    """Run benchmark ``name`` at ``budget`` and write result.json and samples.npy into ``out``."""
+    """Run benchmark ``name`` at ``budget`` and write result.json and samples.npy into ``out``
+    (checked before training: :func:`writable_folder`)."""
     if name not in BENCHMARKS:
         raise ValueError(f"unknown benchmark {name!r}: choose one of {', '.join(BENCHMARKS)}")
     if budget not in config.BUDGETS:
         raise ValueError(f"unknown budget {budget!r}: choose one of {', '.join(config.BUDGETS)}")
+    out = writable_folder(out)
     dev = config.device(device)
     config.seed_everything(seed)
     start = time.perf_counter()
@@ -149,7 +172,6 @@ def run(name: str, budget: str, out: Path, device: str | None = None, seed: int 
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.system()}",
         **outcome.metrics,
     }
-    out.mkdir(parents=True, exist_ok=True)
     np.save(out / "samples.npy", outcome.samples)
     (out / "result.json").write_text(json.dumps(result, indent=2) + "\n")
     return result
@@ -182,7 +204,11 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"--threads must be at least 1, got {args.threads}")
         torch.set_num_threads(args.threads)
     budget = args.budget or config.budget()
-    result = run(args.name, budget, args.out, args.device, args.seed)
+    try:
+        out = writable_folder(args.out)
+    except ValueError as err:
+        parser.error(str(err))
+    result = run(args.name, budget, out, args.device, args.seed)
     print(json.dumps(result, indent=2))
     return 0
 

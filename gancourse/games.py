@@ -111,6 +111,18 @@ def judges_each_sample_alone(discriminator: nn.Module) -> bool:
     return not any(isinstance(module, BATCH_DEPENDENT) for module in discriminator.modules())
 
 
+def check_discriminator(discriminator: nn.Module) -> None:
+    """Refuse a discriminator whose last layer is a sigmoid: every game here takes D's logits
+    (or a critic's raw scores) and applies the sigmoid inside its losses, stably. A sigmoid at
+    the end would make them read probabilities as logits: training goes on, quietly wrong."""
+    leaves = [m for m in discriminator.modules() if not any(True for _ in m.children())]
+    if leaves and isinstance(leaves[-1], nn.Sigmoid):
+        raise ValueError(
+            "the discriminator ends in a sigmoid, but the games take its logits (D(x) = "
+            "sigmoid(logit) is computed inside the losses, stably): remove the final nn.Sigmoid"
+        )
+
+
 def check_batches(real: Tensor, fake: Tensor) -> None:
     """Data and generator samples must be alike: one shape, one device."""
     if not isinstance(real, Tensor) or not isinstance(fake, Tensor):

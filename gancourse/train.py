@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 
 from .checkpoint import Checkpoint, load_checkpoint
 from .config import check_count
-from .games import Batch, Game, Players, judges_each_sample_alone
+from .games import Batch, Game, Players, check_discriminator, judges_each_sample_alone
 from .games import game as make_game
 from .history import History, StepStats, TrainingDiverged, flush, record_steps
 
@@ -154,6 +154,7 @@ def _check_run(
         check_count(k, "k", 1, "Algorithm 1 takes k >= 1 discriminator steps per generator step")
         if players.discriminator is None or players.opt_d is None:
             raise ValueError(f"the {game.name} game needs a discriminator and its optimiser")
+        check_discriminator(players.discriminator)
     if time_limit is not None and not time_limit > 0:
         raise ValueError(f"time_limit must be a positive number of seconds, got {time_limit!r}")
 
@@ -195,7 +196,8 @@ def train_gan(
     optimizers = list(players.optimizers().values())
     # taken before a resumed run loads the optimisers, whose saved rates are already scheduled
     initial_rates = [[group["lr"] for group in opt.param_groups] for opt in optimizers]
-    loop = {"batch_size": batch_size, "k": k, "game": game.name}
+    # what a resumed run must share with the saved one (with a recipe, the checkpoint adds it)
+    loop = {"batch_size": batch_size, "k": k, "game": game.name, "learning_rates": initial_rates}
     history, start, finished = History(), 0, False
     restored = checkpoint.restore(players, loop) if checkpoint is not None else None
     if restored is not None:

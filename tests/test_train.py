@@ -416,3 +416,16 @@ def test_the_generator_step_leaves_d_without_gradients_and_trainable():
     )
     assert all(p.requires_grad for p in d.parameters())
     assert all(p.grad is not None for p in g.parameters())
+
+
+def test_resuming_with_another_learning_rate_is_a_clear_error(tmp_path):
+    path = tmp_path / "lr.pt"
+    run(*players(lr=1e-3), steps=5, checkpoint=path)
+    with pytest.raises(ValueError, match=r"other settings \(learning_rates=.*resume=False"):
+        run(*players(lr=5e-2), steps=10, checkpoint=path)
+
+
+def test_a_discriminator_ending_in_a_sigmoid_is_a_clear_error():
+    g, d, opt_g, opt_d = players()
+    with pytest.raises(ValueError, match="ends in a sigmoid.*remove the final nn.Sigmoid"):
+        run(g, torch.nn.Sequential(d, torch.nn.Sigmoid()), opt_g, opt_d, steps=3)
