@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .config import save_atomically
+from .config import check_count, load_saved, save_atomically
 from .games import Players
 from .history import History
 
@@ -69,10 +69,9 @@ def _read(path: Path, map_location: torch.device | str) -> dict[str, Any]:
             f"no checkpoint at {path}: train the model first (its lesson saves it there), "
             f"or check the path"
         )
-    payload = torch.load(path, map_location=map_location, weights_only=True)
-    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
-        found = payload.get("format") if isinstance(payload, dict) else None
-        raise ValueError(f"{path} is not a gancourse checkpoint (format {found!r})")
+    payload = load_saved(path, "gancourse checkpoint", map_location)
+    if payload.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path} is not a gancourse checkpoint (format {payload.get('format')!r})")
     return payload
 
 
@@ -128,10 +127,7 @@ class Checkpoint:
     def __init__(
         self, path: str | Path, *, every: int = 0, resume: bool = True, recipe: Any = None
     ) -> None:
-        if not isinstance(every, int) or isinstance(every, bool) or every < 0:
-            raise ValueError(
-                f"every must be an integer >= 0 (0 saves only at the end), got {every!r}"
-            )
+        check_count(every, "every", 0, "steps between saves; 0 saves only at the end")
         self.path, self.every, self.resume = Path(path), every, resume
         self.recipe = plain_settings(recipe)
         self.saved_at = 0  # the step of the last save, for the messages

@@ -175,6 +175,33 @@ def save_atomically(payload: object, path: str | Path) -> Path:
     return path
 
 
+class DamagedFile(ValueError):
+    """A file the course saved cannot be read back: cut short, emptied, or not one of its own."""
+
+
+def load_saved(path: str | Path, what: str, map_location: torch.device | str = "cpu") -> dict:
+    """The dict the course saved at ``path`` (``what`` says what it is, for the message). A file
+    that is cut short, empty or not such a dict raises :class:`DamagedFile` naming the path and
+    what to do, instead of torch's own error (which may even advise unsafe loading)."""
+    path = Path(path)
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except FileNotFoundError:
+        raise
+    except Exception as err:  # torch raises OSError, EOFError, RuntimeError, UnpicklingError...
+        first = (str(err).strip().splitlines() or [""])[0][:120]
+        raise DamagedFile(
+            f"{path} is damaged or is not a {what} ({type(err).__name__}: {first}): delete it, "
+            f"and the course will make it again"
+        ) from None
+    if not isinstance(payload, dict):
+        raise DamagedFile(
+            f"{path} is not a {what} (it holds a {type(payload).__name__}): delete it, or check "
+            f"the path"
+        )
+    return payload
+
+
 def setup(seed: int = 0, threads: int | None = None, auto: str | None = None) -> torch.device:
     """A notebook's first cell: seed, pick the device, print what is in force, return the device.
 

@@ -93,7 +93,7 @@ def load_generator(
             f"no trained DCGAN generator at {path}: run notebooks/03_dcgan_mnist.ipynb (budget "
             f"{budget}) to train and save it, or pass the path of one"
         )
-    saved = torch.load(path, map_location="cpu", weights_only=True).get("settings", {})
+    saved = config.load_saved(path, "gancourse checkpoint").get("settings", {})
     if isinstance(saved, dict) and isinstance(saved.get("recipe"), dict):
         recipe = Recipe(**saved["recipe"])
     generator = models(recipe_named(recipe))[0]

@@ -56,8 +56,20 @@ def _check_images(images: Tensor) -> None:
     ):
         shape = tuple(images.shape) if isinstance(images, Tensor) else type(images).__name__
         raise ValueError(f"expected images shaped (N, 1, 28, 28), got {shape}")
+    if not torch.isfinite(images).all():
+        raise ValueError(
+            "some pixel values are NaN or infinite: did training diverge? (the images must be "
+            "finite, in [-1, 1])"
+        )
     if images.numel() and (images.min() < -1.001 or images.max() > 1.001):
         raise ValueError("expected pixel values in [-1, 1] (a tanh generator's range)")
+    if images.numel() and images.min() >= 0:
+        # MNIST's background is -1 in [-1, 1]: digits with no negative pixel are in [0, 1]
+        raise ValueError(
+            "the pixel values lie in [0, 1] (ToTensor's range, or a generator ending in a "
+            "sigmoid), but the evaluator takes [-1, 1], the range of the real digits here: "
+            "map them with 2 * x - 1"
+        )
 
 
 @dataclass
@@ -77,6 +89,7 @@ class Evaluator:
     ) -> tuple[np.ndarray, np.ndarray]:
         """The classifier's 64 penultimate features and its class probabilities, per image."""
         _check_images(images)
+        images = images.float()  # float64 images (numpy's default) meet float32 weights
         self.model.eval()
         device = next(self.model.parameters()).device
         feats, probs = [], []
@@ -184,7 +197,13 @@ def load_or_train_evaluator(
         suffix = "" if seed == 0 else f"_seed{seed}"
         path = config.data_dir() / f"evaluator_{tag}_{len(digits)}{suffix}.pt"
     path = Path(path)
-    if not path.is_file():
+    state = None
+    if path.is_file():
+        try:
+            state = config.load_saved(path, "cached evaluator")
+        except config.DamagedFile as err:  # a cache: train it again rather than stop the lesson
+            print(f"evaluator: {err}; training it again")
+    if state is None:
         evaluator = train_evaluator(digits, seed=seed)
         # atomically: other notebooks or test workers may be reading this cache at the same time
         config.save_atomically(
@@ -193,7 +212,6 @@ def load_or_train_evaluator(
         return evaluator
     parts = _parts(digits)
     model = DigitClassifier()
-    state = torch.load(path, weights_only=True)
     model.load_state_dict(state["model"])
     print(f"evaluator: loaded from {path} (accuracy {state['accuracy']:.1%} on held-out digits)")
     return Evaluator(

@@ -17,9 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
-from .config import check_count, save_atomically
+from .config import check_count, load_saved, save_atomically
 
 
 @dataclass
@@ -57,7 +56,7 @@ class Recorder:
         if self.path is not None:
             self.path = Path(self.path)
             if self.resume and self.path.is_file():
-                state = torch.load(self.path, weights_only=True)
+                state = load_saved(self.path, "training record")
                 self.points, self.snapshots = list(state["points"]), list(state["snapshots"])
 
     def train_seconds(self) -> float:

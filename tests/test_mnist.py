@@ -108,6 +108,14 @@ def test_evaluator_tells_real_digits_from_noise(tmp_path):
     assert min(real["class_histogram"]) > 0.05
     with pytest.raises(ValueError, match=r"shaped \(N, 1, 28, 28\)"):
         evaluator.evaluate(torch.zeros(100, 28, 28))
+    # the same digits in [0, 1] (ToTensor's range) scored a ratio of 92 silently: now refused
+    images = gan_digits.images[1500:]
+    with pytest.raises(ValueError, match=r"lie in \[0, 1\].*2 \* x - 1"):
+        evaluator.evaluate((images + 1) / 2)
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        evaluator.evaluate(torch.cat([images[:-1], torch.full_like(images[:1], float("nan"))]))
+    as_double = evaluator.evaluate(images.double())  # numpy's float64: cast, not a torch error
+    assert as_double["frechet_ratio"] == pytest.approx(real["frechet_ratio"], rel=1e-4)
 
 
 def test_full_size_mnist_files_load_through_torchvision(tmp_path, capsys):

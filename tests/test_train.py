@@ -429,3 +429,25 @@ def test_a_discriminator_ending_in_a_sigmoid_is_a_clear_error():
     g, d, opt_g, opt_d = players()
     with pytest.raises(ValueError, match="ends in a sigmoid.*remove the final nn.Sigmoid"):
         run(g, torch.nn.Sequential(d, torch.nn.Sigmoid()), opt_g, opt_d, steps=3)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [b"", b"\x00" * 64, "half", "a list"],
+    ids=["empty", "random bytes", "cut short", "not a dict"],
+)
+def test_a_damaged_checkpoint_names_its_path_and_what_to_do(tmp_path, damage):
+    path = tmp_path / "run.pt"
+    run(*players(), steps=3, checkpoint=path)
+    if damage == "half":
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    elif damage == "a list":
+        torch.save([1, 2, 3], path)
+    else:
+        path.write_bytes(damage)
+    for attempt in (
+        lambda: load_checkpoint(path, players()[0]),
+        lambda: run(*players(), steps=6, checkpoint=path),
+    ):
+        with pytest.raises(ValueError, match=r"run\.pt is (damaged or is )?not a gancourse"):
+            attempt()
