@@ -147,7 +147,10 @@ class Checkpoint:
         if not self.resume or not self.path.is_file():
             return None
         # Compare settings before loading anything: a refused resume leaves the models untouched.
-        saved = _read(self.path, "cpu").get("settings", {})
+        # Read once, on the CPU: load_state_dict copies each tensor to its model's device, and
+        # the random states must stay CPU tensors.
+        payload = _read(self.path, "cpu")
+        saved = payload.get("settings", {})
         wanted = self.settings(loop)
         changed = {
             key: (saved.get(key), value) for key, value in wanted.items() if saved.get(key) != value
@@ -160,8 +163,6 @@ class Checkpoint:
                 f"checkpoint {self.path} was made with other settings ({described}): pass "
                 f"resume=False to start over, or use another checkpoint path"
             )
-        device = next(players.generator.parameters()).device
-        payload = _read(self.path, device)
         for name, module in players.modules().items():
             _load_state(module, payload[name], name, self.path)
         for name, opt in players.optimizers().items():

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from functools import partial
+from functools import cached_property, partial
 from typing import Any, Protocol
 
 import torch
@@ -50,6 +50,12 @@ class Players:
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         named = {"opt_g": self.opt_g, "opt_d": self.opt_d}
         return {name: opt for name, opt in named.items() if opt is not None}
+
+    @cached_property
+    def one_pass(self) -> bool:
+        """Whether D judges each sample alone (:func:`judges_each_sample_alone`), found once: the
+        module walk stays out of the training step."""
+        return self.discriminator is not None and judges_each_sample_alone(self.discriminator)
 
     def train(self) -> None:
         for module in self.modules().values():
@@ -174,7 +180,7 @@ class AdversarialGame:
             fake = generator(noise)
         check_batches(real, fake)
         m = len(real)
-        if judges_each_sample_alone(discriminator):
+        if players.one_pass:
             real_logits, fake_logits = discriminator(torch.cat([real, fake])).split(m)
         else:  # batch norm, minibatch features or packs: each batch must be judged alone
             real_logits, fake_logits = discriminator(real), discriminator(fake)
