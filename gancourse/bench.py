@@ -197,15 +197,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("give a benchmark NAME and --out DIR (or --list)")
     if args.name not in BENCHMARKS:
         parser.error(f"unknown benchmark {args.name!r}: choose one of {', '.join(BENCHMARKS)}")
-    if args.seed < 0:
-        parser.error(f"--seed must be non-negative, got {args.seed}")
-    if args.threads is not None:
-        if args.threads < 1:
-            parser.error(f"--threads must be at least 1, got {args.threads}")
-        torch.set_num_threads(args.threads)
-    budget = args.budget or config.budget()
-    try:
+    try:  # every argument is checked before any training, so a bad one costs nothing
+        config.check_seed(args.seed, "--seed")
+        if args.threads is not None:
+            config.set_threads(args.threads, "--threads")
+        budget = args.budget or config.budget()
         out = writable_folder(args.out)
+        config.device(args.device)
     except ValueError as err:
         parser.error(str(err))
     result = run(args.name, budget, out, args.device, args.seed)

@@ -125,11 +125,18 @@ class Checkpoint:
     checkpoint made with other settings is refused, with what differs, before anything loads."""
 
     def __init__(
-        self, path: str | Path, *, every: int = 0, resume: bool = True, recipe: Any = None
+        self,
+        path: str | Path,
+        *,
+        every: int = 0,
+        resume: bool = True,
+        recipe: Any = None,
+        source: dict[str, Any] | None = None,
     ) -> None:
         check_count(every, "every", 0, "steps between saves; 0 saves only at the end")
         self.path, self.every, self.resume = Path(path), every, resume
         self.recipe = plain_settings(recipe)
+        self.source = source  # what the run was built from (its seed, its data), if known
         self.saved_at = 0  # the step of the last save, for the messages
 
     def due(self, step: int) -> bool:
@@ -137,13 +144,17 @@ class Checkpoint:
         return self.every > 0 and step % self.every == 0
 
     def settings(self, loop: dict[str, Any]) -> dict[str, Any]:
-        """What must match for a resume: the loop's settings and the recipe, if any."""
-        return loop if self.recipe is None else {**loop, "recipe": self.recipe}
+        """What must match for a resume: the loop's settings, and the recipe and the source
+        when known."""
+        known = {"recipe": self.recipe, "source": self.source}
+        return {**loop, **{key: value for key, value in known.items() if value is not None}}
 
-    def restore(self, players: Players, loop: dict[str, Any]) -> tuple[History, int, bool] | None:
+    def restore(
+        self, players: Players, loop: dict[str, Any], steps: int | None = None
+    ) -> tuple[History, int, bool] | None:
         """Load the saved run into ``players`` and the random generators; return its history,
-        its step and whether it stopped at its time limit (then it is finished). None when there
-        is nothing to resume."""
+        its step and whether it is finished (it stopped at its time limit, or holds ``steps``
+        or more). None when there is nothing to resume."""
         if not self.resume or not self.path.is_file():
             return None
         # Compare settings before loading anything: a refused resume leaves the models untouched.
@@ -169,12 +180,29 @@ class Checkpoint:
             _load_state(opt, payload[name], f"{name} optimiser", self.path)
         _set_rng_state(payload["rng"])
         self.saved_at = step = payload["step"]
-        finished = bool(payload.get("out_of_time", False))
-        if finished:
-            print(f"loaded {self.path}: its run reached its time limit at step {step}")
-        else:
-            print(f"resumed from {self.path} at step {step}")
+        out_of_time = bool(payload.get("out_of_time", False))
+        print(self._restored_message(step, steps, out_of_time))
+        finished = out_of_time or (steps is not None and step >= steps)
         return History.from_dict(payload["history"]), step, finished
+
+    def _restored_message(self, step: int, steps: int | None, out_of_time: bool) -> str:
+        checked = "k, batch size, game and learning rates" if self.recipe is None else "recipe"
+        caveat = (
+            f" (checked against this run: its {checked}; a changed seed or data cannot be "
+            f"seen: pass resume=False if you changed them)"
+            if self.source is None
+            else ""
+        )
+        if out_of_time:
+            return f"loaded {self.path}: its run reached its time limit at step {step}{caveat}"
+        if steps is not None and step > steps:
+            return (
+                f"loaded {self.path} as it is: it holds {step} steps, more than the {steps} "
+                f"asked for (pass resume=False to train {steps} steps afresh){caveat}"
+            )
+        if steps is not None and step == steps:
+            return f"loaded {self.path}: its run is finished, at step {step}{caveat}"
+        return f"resumed from {self.path} at step {step} of {steps or 'the time limit'}{caveat}"
 
     def save(
         self,

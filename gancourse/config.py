@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import random
+import warnings
 from pathlib import Path
 from typing import TypeVar
 
@@ -22,6 +23,8 @@ import torch
 BUDGETS = ("quick", "full")
 DEVICES = ("cuda", "mps", "cpu")
 DEFAULT_BUDGET = "full"
+REPOSITORY = Path(__file__).resolve().parent.parent
+MAX_SEED = 2**32 - 1  # NumPy's generator takes seeds up to this
 
 T = TypeVar("T")
 
@@ -52,6 +55,20 @@ def check_count(value: object, name: str, minimum: int = 1, hint: str = "") -> N
     raise ValueError(f"{name} must be {wanted}, got {value!r}" + (f": {hint}" if hint else ""))
 
 
+def check_learning_rate(value: object, name: str) -> None:
+    """Refuse a learning rate that is not a number from 0 to 1 (0 freezes a player). GANs train
+    with rates around 1e-4 to 1e-3; one above 1 wrecks a run at its first step."""
+    try:
+        rate = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        rate = float("nan")
+    if isinstance(value, bool) or not 0 <= rate <= 1:
+        raise ValueError(
+            f"{name} must be a number from 0 to 1, got {value!r}: GANs train with learning "
+            f"rates around 1e-4 to 1e-3"
+        )
+
+
 def for_budget(budget: str, quick: T, full: T) -> T:
     """``quick`` under the quick budget, ``full`` under the full one (``budget`` passed as a
     value, as the benchmarks and recipes take it)."""
@@ -76,17 +93,24 @@ def _available(name: str) -> bool:
     return name == "cpu"
 
 
-def device(name: str | None = None) -> torch.device:
+def device(name: str | torch.device | None = None) -> torch.device:
     """The device to compute on.
 
     ``name`` (or ``GANCOURSE_DEVICE`` when ``name`` is None) may be ``cuda``, ``mps``, ``cpu`` or
-    ``auto``; ``auto`` (the default) takes the first available of cuda, mps, cpu. Asking for a
-    device this machine does not have is an error, not a silent fallback.
+    ``auto``, or a ``torch.device``; ``auto`` (the default) takes the first available of cuda,
+    mps, cpu. Asking for a device this machine does not have is an error, not a silent fallback.
     """
+    if isinstance(name, torch.device):
+        if not _available(name.type):
+            raise ValueError(
+                f"device {name} was asked for but this machine has no {name.type} device "
+                f"(available: {', '.join(d for d in DEVICES if _available(d))})"
+            )
+        return name
     source = "device" if name is not None else "GANCOURSE_DEVICE"
     if name is None:
         name = os.environ.get("GANCOURSE_DEVICE", "")
-    choice = name.strip().lower() or "auto"
+    choice = str(name).strip().lower() or "auto"
     if choice == "auto":
         return torch.device(next(d for d in DEVICES if _available(d)))
     if choice not in DEVICES:
@@ -103,9 +127,14 @@ def device(name: str | None = None) -> torch.device:
     return torch.device(choice)
 
 
-def _check_seed(seed: object, name: str = "seed") -> None:
-    if not isinstance(seed, int | np.integer) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"{name} must be a non-negative integer, got {seed!r}")
+def check_seed(seed: object, name: str = "seed") -> None:
+    """Refuse a seed that is not a whole number from 0 to 2^32 - 1 (NumPy's range)."""
+    if (
+        not isinstance(seed, int | np.integer)
+        or isinstance(seed, bool)
+        or not 0 <= seed <= MAX_SEED
+    ):
+        raise ValueError(f"{name} must be a whole number from 0 to 2**32 - 1, got {seed!r}")
 
 
 def seed_offset() -> int:
@@ -127,8 +156,14 @@ def seed_offset() -> int:
 
 def seeded(seed: int) -> int:
     """The seed actually used for ``seed``: ``seed + GANCOURSE_SEED``."""
-    _check_seed(seed)
-    return int(seed) + seed_offset()
+    check_seed(seed)
+    total = int(seed) + seed_offset()
+    if total > MAX_SEED:
+        raise ValueError(
+            f"seed {seed} plus GANCOURSE_SEED {seed_offset()} is {total}, above 2**32 - 1: "
+            f"use a smaller seed or offset"
+        )
+    return total
 
 
 def seed_everything(seed: int) -> None:
@@ -150,11 +185,30 @@ def rng(seed: int, device: torch.device | str = "cpu") -> torch.Generator:
 def data_dir() -> Path:
     """Where the course writes data, checkpoints and caches: ``GANCOURSE_DATA`` or ``<repo>/data``.
 
-    The folder is git-ignored and created on first use.
+    A leading ``~`` is the home folder, and a relative path is taken from the repository's
+    root, so that the notebooks (run in ``notebooks/``) and the benchmarks (run in the root)
+    share one folder. It is created on first use, and checked: a path that is a file, or a
+    folder that cannot be written, is an error that says so before any work is done.
     """
     override = os.environ.get("GANCOURSE_DATA", "").strip()
-    path = Path(override) if override else Path(__file__).resolve().parent.parent / "data"
-    path.mkdir(parents=True, exist_ok=True)
+    return _writable_data_dir(override)
+
+
+def _writable_data_dir(override: str) -> Path:
+    path = REPOSITORY / (Path(override).expanduser() if override else "data")
+    where = f"GANCOURSE_DATA={override!r} ({path})" if override else f"the data folder {path}"
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{where} is a file, not a folder: point GANCOURSE_DATA at a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".gancourse-write-test.{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        raise ValueError(
+            f"{where} cannot be written ({err.strerror}: {err.filename}): the course saves "
+            f"data, checkpoints and caches there; point GANCOURSE_DATA at a folder you can write"
+        ) from None
     return path
 
 
@@ -202,6 +256,20 @@ def load_saved(path: str | Path, what: str, map_location: torch.device | str = "
     return payload
 
 
+def set_threads(threads: int, name: str = "threads") -> None:
+    """Set PyTorch's CPU threads, refusing a count that is not a positive integer, and warning
+    when it is above this machine's CPUs: oversubscribed threads make training slower."""
+    check_count(threads, name, hint="PyTorch's CPU threads")
+    cpus = os.cpu_count() or 1
+    if threads > cpus:
+        warnings.warn(
+            f"{name}={threads} is more than this machine's {cpus} CPUs: PyTorch runs slower with "
+            f"more threads than CPUs, not faster; use at most {cpus}",
+            stacklevel=2,
+        )
+    torch.set_num_threads(threads)
+
+
 def setup(seed: int = 0, threads: int | None = None, auto: str | None = None) -> torch.device:
     """A notebook's first cell: seed, pick the device, print what is in force, return the device.
 
@@ -211,9 +279,7 @@ def setup(seed: int = 0, threads: int | None = None, auto: str | None = None) ->
     (measured by ``python -m gancourse.bench steps``). Setting ``GANCOURSE_DEVICE`` overrides it.
     """
     if threads is not None:
-        if threads < 1:
-            raise ValueError(f"threads must be at least 1, got {threads}")
-        torch.set_num_threads(threads)
+        set_threads(threads)
     seed_everything(seed)
     asked = os.environ.get("GANCOURSE_DEVICE", "").strip().lower() or "auto"
     lesson_choice = auto is not None and asked == "auto"

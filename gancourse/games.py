@@ -142,11 +142,32 @@ def check_batches(real: Tensor, fake: Tensor) -> None:
             f"{tuple(real.shape)}: build the generator so G(z) is shaped like a data batch "
             f"(check data_dim, and that sample_noise returns the generator's latent size)"
         )
+    if fake.dtype != real.dtype:
+        raise ValueError(
+            f"the data batch is {real.dtype} but the generator's samples are {fake.dtype}: "
+            f"make the data {fake.dtype} (torch.from_numpy keeps NumPy's float64; add .float())"
+        )
     if fake.device != real.device:
         raise ValueError(
             f"the data batch is on {real.device} but the generator's samples are on {fake.device}: "
             f"move the models and the samplers to the same device (gancourse.config.device())"
         )
+
+
+def generate(generator: nn.Module, noise: Tensor) -> Tensor:
+    """``generator(noise)``; when the generator cannot take the noise (a latent size or dtype
+    that does not match its first layer), torch's error says so with a hint at the cause."""
+    try:
+        return generator(noise)
+    except torch.OutOfMemoryError:
+        raise
+    except RuntimeError as err:
+        shape = tuple(noise.shape) if isinstance(noise, Tensor) else type(noise).__name__
+        first = (str(err).strip().splitlines() or [""])[0]
+        raise ValueError(
+            f"the generator cannot take sample_noise's batch of shape {shape} ({first}): does "
+            f"sample_noise return the generator's latent size, dtype and device?"
+        ) from err
 
 
 def mean_output(logits: Tensor, scores: bool) -> Tensor:
@@ -177,7 +198,7 @@ class AdversarialGame:
     def d_loss(self, players: Players, real: Tensor, noise: Tensor) -> DSideResult:
         generator, discriminator = players.generator, players.discriminator
         with torch.no_grad():  # D's step needs G's samples, not a graph through G
-            fake = generator(noise)
+            fake = generate(generator, noise)
         check_batches(real, fake)
         m = len(real)
         if players.one_pass:
@@ -198,7 +219,7 @@ class AdversarialGame:
             losses.clip_weights(players.discriminator, self.clip)
 
     def g_loss(self, players: Players, noise: Tensor, sample_data: Callable[[], Tensor]) -> Tensor:
-        return self.g_cost(players.discriminator(players.generator(noise)))
+        return self.g_cost(players.discriminator(generate(players.generator, noise)))
 
 
 GAMES: dict[str, AdversarialGame] = {

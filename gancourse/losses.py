@@ -31,6 +31,11 @@ def check_logits(logits: Tensor, name: str = "logits") -> Tensor:
     """
     if not isinstance(logits, Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(logits).__name__}")
+    if not logits.is_floating_point():
+        raise TypeError(
+            f"{name} has dtype {logits.dtype}, but logits are real numbers: pass a float tensor "
+            f"(the discriminator's raw output, or labels.float() for hand-made ones)"
+        )
     if logits.dim() == 1 or (logits.dim() == 2 and logits.shape[1] == 1):
         if logits.shape[0] == 0:
             raise ValueError(f"{name} is empty: pass at least one sample")

@@ -7,11 +7,23 @@ the Jensen-Shannon divergence, and the value of the game at the optimal discrimi
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
+from .config import check_count
+
 LOG4 = math.log(4.0)
+
+
+def _check_finite(values: np.ndarray, name: str) -> None:
+    bad = int(np.size(values) - np.count_nonzero(np.isfinite(values)))
+    if bad:
+        raise ValueError(
+            f"{name} hold {bad} NaN or infinite values: did the generator diverge? (every value "
+            f"must be finite)"
+        )
 
 
 def _grid_arrays(x: np.ndarray, *densities: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -104,6 +116,7 @@ def gaussian_kde(samples: np.ndarray, x: np.ndarray, bandwidth: float | None = N
     x = np.asarray(x, dtype=float)
     if samples.size < 2:
         raise ValueError("need at least 2 samples for a density estimate")
+    _check_finite(samples, "samples")
     if bandwidth is None:
         iqr = np.subtract(*np.percentile(samples, [75, 25]))
         spread = min(samples.std(ddof=1), iqr / 1.34) or samples.std(ddof=1) or 1e-3
@@ -123,6 +136,7 @@ def gaussian_statistics(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             f"need more samples than feature dimensions for a full-rank covariance, got "
             f"features of shape {features.shape}"
         )
+    _check_finite(features, "the features")
     return features.mean(axis=0), np.cov(features, rowvar=False)
 
 
@@ -151,14 +165,26 @@ def inception_score(probabilities: np.ndarray) -> float:
     p = np.asarray(probabilities, dtype=np.float64)
     if p.ndim != 2 or np.any(p < 0) or not np.allclose(p.sum(axis=1), 1.0, atol=1e-4):
         raise ValueError("probabilities must be an (N, K) array of rows that sum to 1")
+    if len(p) == 0:
+        raise ValueError("probabilities is empty: the score needs at least one sample")
     marginal = p.mean(axis=0, keepdims=True)
     kl = np.sum(_xlogy_ratio(p, np.broadcast_to(marginal, p.shape).copy()), axis=1)
     return float(np.exp(kl.mean()))
 
 
 def class_histogram(predicted: np.ndarray, classes: int = 10) -> np.ndarray:
-    """Fraction of samples predicted as each class."""
-    counts = np.bincount(np.asarray(predicted, dtype=np.int64), minlength=classes)
+    """Fraction of samples predicted as each class, 0 to ``classes`` - 1."""
+    predicted = np.asarray(predicted)
+    if predicted.size and (
+        not np.issubdtype(predicted.dtype, np.integer)
+        or predicted.min() < 0
+        or predicted.max() >= classes
+    ):
+        raise ValueError(
+            f"class labels must be whole numbers from 0 to {classes - 1}, got values from "
+            f"{predicted.min()} to {predicted.max()} ({predicted.dtype})"
+        )
+    counts = np.bincount(predicted.reshape(-1).astype(np.int64), minlength=classes)
     return counts / max(1, counts.sum())
 
 
@@ -196,10 +222,22 @@ def mode_coverage(samples: np.ndarray, means: np.ndarray, std: float) -> ModeCov
     means = np.asarray(means, dtype=np.float64)
     if samples.ndim != 2 or samples.shape[1] != 2 or len(samples) == 0:
         raise ValueError(f"samples must be shaped (N, 2), got {samples.shape}")
-    if means.ndim != 2 or means.shape[1] != 2:
-        raise ValueError(f"means must be shaped (K, 2), got {means.shape}")
+    if means.ndim != 2 or means.shape[1] != 2 or len(means) == 0:
+        raise ValueError(f"means must be shaped (K, 2) with K >= 1, got {means.shape}")
     if not np.all(np.isfinite(samples)):
         raise ValueError("samples contain NaN or infinite values: the generator has diverged")
+    if not np.all(np.isfinite(means)):
+        raise ValueError("means contain NaN or infinite values: give the mixture's mode centres")
+    if not (isinstance(std, int | float | np.number) and math.isfinite(std) and std > 0):
+        raise ValueError(
+            f"std must be a positive number (the modes' standard deviation), got {std!r}"
+        )
+    if len(means) > len(samples):
+        warnings.warn(
+            f"more modes ({len(means)}) than samples ({len(samples)}): not every mode can be "
+            f"captured. Were the arguments swapped? The call is mode_coverage(samples, means, std)",
+            stacklevel=2,
+        )
     distances = np.linalg.norm(samples[:, None, :] - means[None, :, :], axis=2)
     nearest = distances.argmin(axis=1)
     good = distances[np.arange(len(samples)), nearest] <= 3 * std
@@ -224,10 +262,12 @@ def empirical_w1(a: np.ndarray, b: np.ndarray) -> float:
 
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
-    if a.ndim != 2 or a.shape != b.shape:
+    if a.ndim != 2 or a.shape != b.shape or len(a) == 0:
         raise ValueError(
-            f"need two point sets of the same shape (n, d), got {a.shape} and {b.shape}"
+            f"need two non-empty point sets of the same shape (n, d), got {a.shape} and {b.shape}"
         )
+    _check_finite(a, "the first point set")
+    _check_finite(b, "the second point set")
     cost = np.linalg.norm(a[:, None, :] - b[None, :, :], axis=2)
     rows, cols = linear_sum_assignment(cost)
     return float(cost[rows, cols].mean())
@@ -237,15 +277,28 @@ def histogram_jsd(
     a: np.ndarray, b: np.ndarray, bins: int, extent: tuple[float, float, float, float]
 ) -> float:
     """Jensen-Shannon divergence (natural log, at most log 2) between the 2D histograms of two
-    point sets (n, 2) over ``bins`` x ``bins`` cells of ``extent`` = (xmin, xmax, ymin, ymax)."""
-    edges = (
-        np.linspace(extent[0], extent[1], bins + 1),
-        np.linspace(extent[2], extent[3], bins + 1),
-    )
-    p = np.histogram2d(*np.asarray(a, dtype=np.float64).T, bins=edges)[0].ravel()
-    q = np.histogram2d(*np.asarray(b, dtype=np.float64).T, bins=edges)[0].ravel()
-    if p.sum() == 0 or q.sum() == 0:
-        raise ValueError("a point set has no points inside the extent: widen it")
-    p, q = p / p.sum(), q / q.sum()
+    point sets (n, 2) over ``bins`` x ``bins`` cells of ``extent`` = (xmin, xmax, ymin, ymax).
+
+    The points outside the extent count together in one more cell, so mass moved out of the
+    window is compared, not dropped (dropped, half the mass moved far away would look like no
+    change at all)."""
+    check_count(bins, "bins", hint="cells along each axis")
+    xmin, xmax, ymin, ymax = extent
+    if not (xmin < xmax and ymin < ymax):
+        raise ValueError(f"extent must be (xmin, xmax, ymin, ymax) with min < max, got {extent}")
+    edges = (np.linspace(xmin, xmax, bins + 1), np.linspace(ymin, ymax, bins + 1))
+    cells = []
+    for points, name in ((a, "a"), (b, "b")):
+        points = np.asarray(points, dtype=np.float64)
+        if points.ndim != 2 or points.shape[1] != 2 or len(points) == 0:
+            raise ValueError(
+                f"{name} must be a non-empty point set shaped (n, 2), got {points.shape}"
+            )
+        _check_finite(points, f"point set {name}")
+        inside = np.histogram2d(*points.T, bins=edges)[0].ravel()
+        if inside.sum() == 0:
+            raise ValueError(f"point set {name} has no points inside the extent: widen it")
+        cells.append(np.append(inside, len(points) - inside.sum()) / len(points))
+    p, q = cells
     m = (p + q) / 2
     return float(0.5 * np.sum(_xlogy_ratio(p, m)) + 0.5 * np.sum(_xlogy_ratio(q, m)))

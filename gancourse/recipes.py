@@ -11,7 +11,7 @@ presets are in the README.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -117,6 +117,8 @@ class Recipe:
         game(self.game, clip=self.clip, gp_weight=self.gp_weight, gp_every=self.gp_every)
         for name in ("n_critic", "batch_size", "quick_steps", "latent_dim", "width"):
             config.check_count(getattr(self, name), name)
+        for name in ("lr_g", "lr_d"):
+            config.check_learning_rate(getattr(self, name), name)
         penalised = self.game == "wgan_gp"
         if penalised and (
             self.d_kind != "plain" or (self.d_norm == "batch" and self.players == "dcgan")
@@ -246,6 +248,19 @@ class Run(WithPlayers):
     game: Game
     sample_data: Callable[[int], Tensor]
     sample_noise: Callable[[int], Tensor]
+    source: dict[str, Any] = field(default_factory=dict)  # the seed and the data, for a resume
+
+
+def describe_target(target: Target) -> str:
+    """A short name of the data a run learns, for a checkpoint to compare on resume."""
+    target = target_named(target)
+    if isinstance(target, Gaussian1D):
+        return f"N({target.mean:g}, {target.std:g}^2)"
+    if isinstance(target, Mixture2D):
+        return target.name
+    images = target.images if isinstance(target, Digits) else target
+    where = f", {target.source}" if isinstance(target, Digits) else ""
+    return f"images {tuple(images.shape)}{where}"
 
 
 def build(
@@ -268,6 +283,7 @@ def build(
         game_of(recipe, unit),
         data_sampler(target, device),
         lambda m: torch.randn(m, dims, device=device),
+        {"seed": config.seeded(seed), "target": describe_target(target)},
     )
 
 
@@ -304,7 +320,7 @@ def train(
         callback=callback,
         checkpoint=None
         if checkpoint is None
-        else Checkpoint(checkpoint, resume=resume, recipe=recipe),
+        else Checkpoint(checkpoint, resume=resume, recipe=recipe, source=run.source),
         progress=progress and (progress if isinstance(progress, str) else recipe.name),
     )
 

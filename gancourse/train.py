@@ -21,7 +21,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .checkpoint import Checkpoint, load_checkpoint
-from .config import check_count
+from .config import check_count, check_learning_rate
 from .games import Batch, Game, Players, check_discriminator, judges_each_sample_alone
 from .games import game as make_game
 from .history import History, StepStats, TrainingDiverged, flush, record_steps
@@ -155,6 +155,9 @@ def _check_run(
         if players.discriminator is None or players.opt_d is None:
             raise ValueError(f"the {game.name} game needs a discriminator and its optimiser")
         check_discriminator(players.discriminator)
+    for side, opt in players.optimizers().items():
+        for group in opt.param_groups:
+            check_learning_rate(group["lr"], f"the learning rate of {side}")
     if time_limit is not None and not time_limit > 0:
         raise ValueError(f"time_limit must be a positive number of seconds, got {time_limit!r}")
 
@@ -199,10 +202,10 @@ def train_gan(
     # what a resumed run must share with the saved one (with a recipe, the checkpoint adds it)
     loop = {"batch_size": batch_size, "k": k, "game": game.name, "learning_rates": initial_rates}
     history, start, finished = History(), 0, False
-    restored = checkpoint.restore(players, loop) if checkpoint is not None else None
+    restored = checkpoint.restore(players, loop, steps) if checkpoint is not None else None
     if restored is not None:
         history, start, finished = restored
-        steps = start if finished else steps  # a run stopped by its clock is done
+        steps = start if finished else steps  # a finished run is loaded, not trained further
 
     players.train()
     buffer: list[StepStats] = []

@@ -242,7 +242,7 @@ def test_finished_checkpoint_is_loaded_instead_of_retrained(tmp_path, capsys):
     calls = []
     history = run(g, d, opt_g, opt_d, steps=15, checkpoint=path, callback=calls.append)
     assert calls == [] and len(history) == 15
-    assert "resumed from" in capsys.readouterr().out
+    assert "its run is finished, at step 15" in capsys.readouterr().out
 
 
 def test_resuming_with_other_settings_is_a_clear_error(tmp_path):
@@ -416,38 +416,3 @@ def test_the_generator_step_leaves_d_without_gradients_and_trainable():
     )
     assert all(p.requires_grad for p in d.parameters())
     assert all(p.grad is not None for p in g.parameters())
-
-
-def test_resuming_with_another_learning_rate_is_a_clear_error(tmp_path):
-    path = tmp_path / "lr.pt"
-    run(*players(lr=1e-3), steps=5, checkpoint=path)
-    with pytest.raises(ValueError, match=r"other settings \(learning_rates=.*resume=False"):
-        run(*players(lr=5e-2), steps=10, checkpoint=path)
-
-
-def test_a_discriminator_ending_in_a_sigmoid_is_a_clear_error():
-    g, d, opt_g, opt_d = players()
-    with pytest.raises(ValueError, match="ends in a sigmoid.*remove the final nn.Sigmoid"):
-        run(g, torch.nn.Sequential(d, torch.nn.Sigmoid()), opt_g, opt_d, steps=3)
-
-
-@pytest.mark.parametrize(
-    "damage",
-    [b"", b"\x00" * 64, "half", "a list"],
-    ids=["empty", "random bytes", "cut short", "not a dict"],
-)
-def test_a_damaged_checkpoint_names_its_path_and_what_to_do(tmp_path, damage):
-    path = tmp_path / "run.pt"
-    run(*players(), steps=3, checkpoint=path)
-    if damage == "half":
-        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
-    elif damage == "a list":
-        torch.save([1, 2, 3], path)
-    else:
-        path.write_bytes(damage)
-    for attempt in (
-        lambda: load_checkpoint(path, players()[0]),
-        lambda: run(*players(), steps=6, checkpoint=path),
-    ):
-        with pytest.raises(ValueError, match=r"run\.pt is (damaged or is )?not a gancourse"):
-            attempt()

@@ -75,7 +75,7 @@ class Trainer(WithPlayers):
         if problem is not None:
             raise ValueError(problem)
         self.settings = settings
-        self.device = torch.device(device) if device is not None else config.device()
+        self.device = config.device(device)  # checked: 'gpu', or cuda on a CPU machine, is refused
         self.one_d = settings.target == "gaussian1d"
         recipe = settings.recipe()
         run = recipes.build(recipe, settings.target, settings.seed, self.device)

@@ -36,6 +36,9 @@ GAME_DEFAULTS: dict[str, dict[str, Any]] = {
     "wgan_gp": {"lr_d": 1e-3, "lr_g": 1e-3, "k": 5},
 }
 MAX_STEPS_PER_FRAME = 100  # the slider's end
+# k times steps_per_frame: a frame runs in one go, with the kernel busy (Pause acts between
+# frames), so a frame must stay short enough to stop
+MAX_D_STEPS_PER_FRAME = 500
 
 
 @dataclass(frozen=True)
@@ -139,6 +142,14 @@ def settings_problem(settings: Settings) -> str | None:
         _number_problem("gp_weight", s.gp_weight, 0.0, 1e3, "WGAN-GP's lambda >= 0"),
         _count_problem("seed", s.seed, 0, 2**31 - 1, "any non-negative integer"),
     ]
+    if isinstance(s.k, int) and isinstance(s.steps_per_frame, int):
+        d_steps = s.k * s.steps_per_frame
+        if d_steps > MAX_D_STEPS_PER_FRAME:
+            checks.append(
+                f"k = {s.k} with {s.steps_per_frame} steps per frame is {d_steps:,} D steps a "
+                f"frame, more than {MAX_D_STEPS_PER_FRAME}: a frame that long blocks the "
+                f"notebook (Pause acts between frames). Lower k or steps_per_frame"
+            )
     if s.minibatch and s.target == "gaussian1d":
         checks.append(
             "minibatch discrimination is offered on the 2D targets (the minibatch D takes 2D "
