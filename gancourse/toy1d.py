@@ -1,7 +1,8 @@
 """The 1D setting of lessons 1 and 2: the target N(2, 0.5^2), the players, and their experiments.
 
 Lesson 1 writes these out; later lessons, the benchmarks and the instructor panels reuse them
-from here (notebook 02 checks that this code reproduces its own written-out experiment).
+from here (tests/test_lesson02.py checks that this code reproduces notebook 02's written-out
+experiment).
 """
 
 from __future__ import annotations
