@@ -1,5 +1,6 @@
 """End to end in a real browser: JupyterLab serves notebook 07, headless Chromium runs its
-panel cell, clicks Step and reads the panel, as an instructor would.
+panel cell, clicks Step and reads the panel, as an instructor would; then turns on the manifold
+view, presses Half step twice (D's update, then G's) and draws a target on the pad.
 
 The browser is Debian's Chromium (``apt-get install chromium``; ``.ci/run`` installs it where
 it can), driven by Playwright's Python package with ``executable_path`` set to it: Playwright
@@ -12,6 +13,7 @@ whatever happens. Screenshots go to ``browser-screenshots/`` (git-ignored).
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -162,6 +164,44 @@ def _steps(page) -> int:
     return int(_readout(page, "steps").replace(",", ""))
 
 
+def _button(panel, text: str):
+    """The panel's button labelled exactly ``text`` (Step, not Half step)."""
+    return panel.locator("button").filter(has_text=re.compile(rf"^\s*{re.escape(text)}\s*$"))
+
+
+def _wait_for_text(page, name: str, text: str, timeout: float = 30_000) -> str:
+    """Wait until the panel's element of class gancourse-``name`` shows ``text``; its text."""
+    page.wait_for_function(
+        "([css, text]) => { const el = document.querySelector(css);"
+        " return el !== null && el.innerText.includes(text); }",
+        arg=[f".gancourse-playground .gancourse-{name}", text],
+        timeout=timeout,
+    )
+    return _readout(page, name)
+
+
+def _picture(page) -> str:
+    """The picture's current source (a new blob URL each time the kernel sends a frame)."""
+    return page.locator(".gancourse-playground img").get_attribute("src") or ""
+
+
+def _picture_changes(page, before: str) -> None:
+    page.wait_for_function(
+        "before => document.querySelector('.gancourse-playground img').src !== before",
+        arg=before,
+        timeout=30_000,
+    )
+
+
+def _accept_kernel_dialog(page) -> None:
+    """On a loaded machine JupyterLab sometimes asks which kernel to use although the
+    notebook names one (its list of kernels arrived late): accept the preselected Python 3."""
+    dialog = page.locator(".jp-Dialog").filter(has_text="Select Kernel")
+    if dialog.count() and dialog.first.is_visible():
+        dialog.first.locator("button.jp-mod-accept").click()
+        dialog.first.wait_for(state="detached", timeout=10_000)
+
+
 def _run_cell(page, cell) -> None:
     """Select a code cell (click its prompt: command mode) and run it in place. A key press
     can be lost while JupyterLab is still busy starting; then the prompt still reads
@@ -170,6 +210,7 @@ def _run_cell(page, cell) -> None:
 
     prompt = cell.locator(".jp-InputPrompt")
     for _ in range(3):
+        _accept_kernel_dialog(page)
         prompt.click()
         page.keyboard.press("Control+Enter")
         try:
@@ -224,9 +265,11 @@ def test_the_panel_plays_in_jupyterlab_in_chromium(lab: JupyterLab) -> None:
             assert "budget: quick" in setup.inner_text()  # the setup cell's printout
             # the widgets rendered: the controls, the play widget, the buttons, the picture
             assert panel.locator("select").count() == 2  # target and game
-            assert panel.locator("input[type='checkbox']").count() == 1
-            assert panel.get_by_role("button", name="Step").is_visible()
-            assert panel.get_by_role("button", name="Reset").is_visible()
+            # minibatch discrimination and the manifold view
+            assert panel.locator("input[type='checkbox']").count() == 2
+            for name in ("Step", "Half step", "Reset"):
+                assert _button(panel, name).is_visible(), name
+            assert not panel.locator(".gancourse-drawing").is_visible()  # drawn target only
             assert panel.locator(".widget-play").count() == 1
             # a control, used in the browser: the grid of 25 (new players, a new picture)
             panel.locator("select").first.select_option(label="grid of 25")
@@ -241,7 +284,7 @@ def test_the_panel_plays_in_jupyterlab_in_chromium(lab: JupyterLab) -> None:
             modes_seen = {modes0}
             steps = steps0
             for click in range(CLICKS):
-                panel.get_by_role("button", name="Step").click()
+                _button(panel, "Step").click()
                 page.wait_for_function(
                     "previous => document.querySelector("
                     "'.gancourse-playground .gancourse-steps').innerText !== previous",
@@ -272,6 +315,40 @@ def test_the_panel_plays_in_jupyterlab_in_chromium(lab: JupyterLab) -> None:
             panel.screenshot(path=SCREENSHOTS / "playground.png")
             page.screenshot(path=SCREENSHOTS / "jupyterlab.png")
             status = panel.locator(".gancourse-status").inner_text()
+
+            # the manifold view: the checkbox redraws with G's warp of a lattice of z
+            picture = _picture(page)
+            panel.locator("label").filter(has_text="show G's warp of z").locator("input").check()
+            manifold_status = _wait_for_text(page, "status", "manifold view shown")
+            _picture_changes(page, picture)
+            panel.screenshot(path=SCREENSHOTS / "manifold.png")
+
+            # slow motion: Half step runs D's update, the next press G's
+            halves = []
+            for press, caption in enumerate(("D updated", "G updated")):
+                picture = _picture(page)
+                _button(panel, "Half step").click()
+                halves.append(_wait_for_text(page, "status", caption))
+                _picture_changes(page, picture)
+                halves.append(panel.locator(".gancourse-readout").inner_text())
+                halves.append(_steps(page))
+                panel.screenshot(path=SCREENSHOTS / f"half-step-{'DG'[press]}.png")
+
+            # a drawn target: pick it (the pad appears, with three modes), click two more
+            # points on the pad, train on the drawing
+            panel.locator("select").first.select_option(label="drawn modes (click them)")
+            drawn_status = _wait_for_text(page, "status", "(3 modes)")
+            _wait_for_text(page, "readout", "of 3")
+            assert panel.locator(".gancourse-drawing").is_visible()
+            for point in ("(-3, 3)", "(3, 3)"):
+                panel.locator(f".gancourse-pad button[title='{point}']").click()
+            _wait_for_text(page, "drawn", "5")
+            _button(panel, "Train on this drawing").click()
+            trained_status = _wait_for_text(page, "status", "(5 modes)")
+            drawn_modes = _wait_for_text(page, "readout", "of 5")
+            _button(panel, "Step").click()
+            _wait_for_text(page, "steps", str(per_frame))
+            panel.screenshot(path=SCREENSHOTS / "drawn.png")
             errors_shown = page.locator(
                 ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
             ).all_inner_texts()
@@ -289,5 +366,14 @@ def test_the_panel_plays_in_jupyterlab_in_chromium(lab: JupyterLab) -> None:
     assert len(modes_seen) > 1, f"the mode count never changed in {CLICKS} frames: {modes}"
     assert "error" not in status.lower(), status
     assert not [e for e in errors_shown if "Traceback" in e], errors_shown
+    assert "lattice of z" in manifold_status, manifold_status
+    d_status, d_readout, d_steps, g_status, g_readout, g_steps = halves
+    assert "D updated" in d_status and "G's samples did not" in d_status, d_status
+    assert "half-way: D updated" in d_readout and d_steps == after_pause, (d_readout, d_steps)
+    assert "G updated" in g_status and g_steps == after_pause + 1, (g_status, g_steps)
+    assert "half-way" not in g_readout, g_readout
+    assert "new players" in drawn_status, drawn_status
+    assert "drawn modes 3 -> 5" in trained_status, trained_status
+    assert "of 5" in drawn_modes, drawn_modes
     # no filter: on these machines JupyterLab 4.6, ipywidgets 8.1 and the panel log no error
     assert not console, f"the browser console shows errors: {console}"

@@ -10,6 +10,8 @@ from gancourse import config, games, playground, recipes, toy1d
 from gancourse.games import Players
 from gancourse.nets import MinibatchDiscriminator
 from gancourse.playground import Playground, Settings, Trainer
+from gancourse.playground.core import MANIFOLD_SIDE, drawn_mixture, latent_lattice
+from gancourse.playground.render import manifold_caption
 from gancourse.train import History, gan_step, record_steps, train_gan
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -41,7 +43,8 @@ def test_panel_builds_with_a_first_picture(panel):
     assert panel.png.startswith(PNG)
     assert steps_shown(panel) == 0
     assert "gancourse-modes" in panel.readout.value and "of 8" in panel.readout.value
-    assert set(panel.controls) == set(playground.SETTING_NAMES)
+    # one control per setting; the drawn target's points have the drawing pad
+    assert set(panel.controls) | {"points"} == set(playground.SETTING_NAMES)
 
 
 def test_step_trains_one_frame_and_redraws(panel):
@@ -301,3 +304,196 @@ def test_needs_new_players_only_for_what_the_running_game_cannot_take():
     for changed in ({"target": "grid"}, {"minibatch": True}, {"seed": 1}, {"game": "wgan_gp"}):
         assert playground.needs_new_players(base, Settings(**changed))
     assert playground.needs_new_players(Settings(game="wgan_clip"), Settings(game="wgan_gp"))
+
+
+# --- slow motion: one iteration as two half-steps -----------------------------------------------
+def same_players(a: Trainer, b: Trainer) -> bool:
+    """The weights and the optimisers' states of two trainers, bit for bit."""
+    weights = [*a.generator.parameters(), *a.discriminator.parameters()]
+    theirs = [*b.generator.parameters(), *b.discriminator.parameters()]
+    if not all(torch.equal(x, y) for x, y in zip(weights, theirs, strict=True)):
+        return False
+    for ours, other in ((a.opt_d, b.opt_d), (a.opt_g, b.opt_g)):
+        for state, their_state in zip(ours.state.values(), other.state.values(), strict=True):
+            if state.keys() != their_state.keys():
+                return False
+            if not all(torch.equal(state[key], their_state[key]) for key in state):
+                return False
+    return True
+
+
+@pytest.mark.parametrize(
+    ("game", "k"), [("non_saturating", 2), ("wgan_gp", 2), ("wgan_clip", 2)], ids=str
+)
+def test_a_d_half_step_then_a_g_half_step_is_one_gan_step_bit_for_bit(game, k):
+    """The penalty draws its own random numbers and clipping acts after each D step: the
+    halves must do both where train.gan_step does."""
+    settings = Settings(game=game, **{**playground.GAME_DEFAULTS[game], "k": k})
+    halves = Trainer(settings, device="cpu")
+    halves.advance(2)  # the optimisers have moments
+    before = torch.get_rng_state()
+    halves.d_half_step()
+    assert halves.between_halves and halves.steps_done == 2
+    halves.g_half_step()
+    after = torch.get_rng_state()
+    assert not halves.between_halves and halves.steps_done == 3
+
+    whole = Trainer(settings, device="cpu")
+    whole.advance(2)
+    assert torch.equal(torch.get_rng_state(), before)
+    stats = gan_step(
+        whole.players, whole.game, whole.sample_data, whole.sample_noise, whole.batch_size, k
+    )
+    record_steps([stats], whole.history)
+    assert torch.equal(torch.get_rng_state(), after)
+    assert same_players(halves, whole)
+    assert halves.history.as_dict() == whole.history.as_dict()
+    assert halves.samples_seen == 3 * k * 128
+
+
+def test_the_half_step_button_shows_d_then_g(panel):
+    generator = [p.clone() for p in panel.trainer.generator.parameters()]
+    discriminator = [p.clone() for p in panel.trainer.discriminator.parameters()]
+    before = panel.png
+    panel.half_button.click()
+    assert "D updated: 1 D step" in panel.status.value and "G's samples did not" in (
+        panel.status.value
+    )
+    assert panel.trainer.steps_done == 0 == steps_shown(panel)
+    assert "half-way: D updated" in panel.readout.value and panel.png != before
+    now = panel.trainer
+    assert all(map(torch.equal, generator, now.generator.parameters()))  # G did not move
+    assert not all(map(torch.equal, discriminator, now.discriminator.parameters()))
+    panel.half_button.click()
+    assert "G updated" in panel.status.value and "iteration 1 is whole" in panel.status.value
+    assert panel.trainer.steps_done == 1 == steps_shown(panel) and len(panel.history) == 1
+    assert "half-way" not in panel.readout.value
+    assert panel.half_step() and "D updated" in panel.status.value  # and round again
+
+
+def test_step_after_a_d_half_step_finishes_the_iteration_first(panel):
+    assert panel.half_step()
+    assert panel.step()
+    assert panel.trainer.steps_done == 3 and panel.trainer.coverage_steps == [0, 3]
+    assert panel.trainer.samples_seen == 3 * 128 and not panel.trainer.between_halves
+    straight = Playground(device="cpu", steps_per_frame=3)
+    straight.step()
+    assert same_players(panel.trainer, straight.trainer)
+    assert panel.history.as_dict() == straight.history.as_dict()
+    panel.half_step()
+    panel.run(4)  # run() keeps whole iterations too
+    assert panel.trainer.steps_done == 7 and not panel.trainer.between_halves
+
+
+# --- the manifold view: G's warp of a lattice of z ---------------------------------------------
+def test_the_manifold_view_is_g_of_a_lattice_in_a_plane_of_z(panel):
+    trainer = panel.trainer
+    lattice = latent_lattice(trainer.latent_dim)  # 256 dimensions: the plane of z1 and z2
+    assert lattice.shape == (MANIFOLD_SIDE, MANIFOLD_SIDE, 256) and not lattice[..., 2:].any()
+    assert lattice[0, 0, :2] == pytest.approx([-2 * 128**0.5] * 2)  # z's typical length
+    assert panel.trainer.frame_data().manifold is None
+    rng = torch.get_rng_state()
+    warped = trainer.manifold()
+    assert torch.equal(torch.get_rng_state(), rng)  # drawing draws no random numbers
+    with torch.no_grad():
+        expected = trainer.generator(torch.as_tensor(lattice[3, 5], dtype=torch.float32))
+    assert warped.shape == (MANIFOLD_SIDE, MANIFOLD_SIDE, 2)
+    assert warped[3, 5] == pytest.approx(expected.numpy(), abs=1e-5)
+    assert "z3..z256 = 0" in manifold_caption(256) and "(z1, z2) plane" in manifold_caption(256)
+
+    before = panel.png
+    panel.manifold_box.value = True  # the checkbox
+    assert panel.manifold and panel.png != before and "manifold view shown" in panel.status.value
+    panel.step()  # it follows G
+    assert panel.trainer.frame_data(manifold=True).manifold is not None
+    assert panel.show_manifold(False) and not panel.manifold_box.value
+    assert not panel.show_manifold("yes") and "True or False" in panel.status.value
+
+
+def test_the_1d_manifold_view_maps_z_to_g_of_z():
+    panel = Playground(device="cpu", target="gaussian1d", steps_per_frame=2)
+    pairs = panel.trainer.manifold()
+    z = pairs[:, 0]
+    assert pairs.shape == (MANIFOLD_SIDE, 2) and np.all(np.diff(z) > 0)
+    assert z == pytest.approx(-z[::-1]) and z[MANIFOLD_SIDE // 2] == 0  # quantiles of N(0, 1)
+    with torch.no_grad():
+        g = panel.trainer.generator(torch.as_tensor(z[:, None], dtype=torch.float32))
+    assert pairs[:, 1] == pytest.approx(g[:, 0].numpy(), abs=1e-5)
+    assert panel.show_manifold(True) and panel.step() and panel.png.startswith(PNG)
+
+
+# --- the drawn target ----------------------------------------------------------------------------
+def test_a_drawn_target_is_a_mixture_at_the_points_and_trains_as_its_recipe(panel):
+    points = [(-2, 0), (2.5, 1)]
+    assert panel.set_target_points(points)
+    s, trainer = panel.settings, panel.trainer
+    assert s.target == "drawn" and s.points == ((-2.0, 0.0), (2.5, 1.0))
+    assert trainer.means.tolist() == [[-2.0, 0.0], [2.5, 1.0]]
+    assert trainer.mode_std == playground.DRAWN_STD
+    assert "new players from the seed (2 modes)" in panel.status.value
+    assert "of 2" in panel.readout.value and steps_shown(panel) == 0
+    assert panel.pad[(-2.0, 0.0)].value and not panel.pad[(0.0, 0.0)].value
+    assert panel.drawing.layout.display == "flex"
+    panel.run(6)
+    run = recipes.build(s.recipe(), drawn_mixture(s.points), seed=0)
+    history = recipes.train(run, s.recipe(), steps=6, progress=False)
+    assert history.as_dict() == panel.history.as_dict()
+    assert panel.set(target="ring") and panel.drawing.layout.display == "none"
+
+
+def test_the_drawing_pad_places_modes_and_the_button_trains_on_them(panel):
+    assert panel.set(target="drawn") and panel.settings.points == playground.DEFAULT_POINTS
+    panel.clear_button.click()
+    assert panel.points_text.value == "" and not any(t.value for t in panel.pad.values())
+    panel.draw_button.click()  # nothing drawn: refused
+    assert "no points" in panel.status.value and panel.settings.target == "drawn"
+    assert panel.settings.points == playground.DEFAULT_POINTS
+    for point in ((-3.0, 3.0), (3.0, 3.0), (0.0, -2.0), (3.0, 3.0)):  # the last click: undone
+        panel.pad[point].value = not panel.pad[point].value
+    assert panel.points_text.value == "-3, 3; 0, -2"
+    assert "2</span> modes drawn" in panel.pad_info.value
+    panel.points_text.value = "-3, 3; 0, -2; 1.5, 0.25"  # typed: off the pad's lattice
+    assert panel.draft == ((-3.0, 3.0), (0.0, -2.0), (1.5, 0.25))
+    panel.draw_button.click()
+    assert panel.settings.points == panel.draft and "of 3" in panel.readout.value
+    assert "training on them" in panel.pad_info.value
+    panel.points_text.value = "1, 2; 3"  # a typo: the box shows the drawing as it was
+    assert "modes box: points must be" in panel.status.value
+    assert panel.points_text.value == "-3, 3; 0, -2; 1.5, 0.25"
+
+
+@pytest.mark.parametrize(
+    ("points", "message"),
+    [
+        ([], "no points"),
+        ([(0.0, float("nan"))], "is not finite"),
+        ([(9.0, 0.0)], "lies outside the view"),
+        ([(i / 10, 0.0) for i in range(51)], "51 points is more than 50"),
+        ([(1.0, 1.0), (1, 1)], "is given twice"),
+        ("1, 2, 3", "points must be a list of (x, y) pairs"),
+        ([(1.0, "a")], "points must be a list of (x, y) pairs"),
+        (7, "points must be"),
+    ],
+    ids=["none", "nan", "outside", "too-many", "twice", "triple", "text", "number"],
+)
+def test_bad_drawn_points_are_refused_with_a_message(panel, points, message):
+    before = panel.settings
+    assert not panel.set_target_points(points)
+    assert message in panel.status.value and "gancourse-error" in panel.status.value
+    assert panel.settings == before and panel.trainer.settings.target == "ring"
+
+
+def test_new_points_reset_only_on_the_drawn_target():
+    drawn = Settings(target="drawn")
+    moved = Settings(target="drawn", points=((1.0, 1.0),))
+    assert playground.needs_new_players(drawn, moved)
+    assert not playground.needs_new_players(Settings(), Settings(points=((1.0, 1.0),)))
+    assert playground.settings_problem(moved) is None
+
+
+def test_a_panel_can_start_on_a_drawn_target():
+    panel = Playground(device="cpu", target="drawn", points=np.array([[1, 1], [-2, 0.5]]))
+    assert panel.settings.points == ((1.0, 1.0), (-2.0, 0.5)) and "of 2" in panel.readout.value
+    assert panel.pad[(1.0, 1.0)].value and panel.points_text.value == "1, 1; -2, 0.5"
+    with pytest.raises(ValueError, match="no points"):
+        Playground(device="cpu", target="drawn", points=[])

@@ -18,16 +18,37 @@ and ``recipes.train`` of the same recipe and seed (a test checks).
 - :mod:`.panel`: :class:`Playground`, the ipywidgets panel. Show ``panel.widget``;
   ``panel.set(...)``, ``panel.step()``, ``panel.run(steps)`` and ``panel.reset()`` do what its
   controls do, so pytest and the notebook's checks drive it without a browser.
+
+Three views from GAN Lab on top: ``panel.show_manifold(True)`` (the checkbox) draws G's warp
+of a lattice of z; ``panel.half_step()`` (the Half step button) is slow motion, D's k updates
+then, at the next press, G's update, the halves of ``train.gan_step`` (``Trainer.d_half_step``
+and ``Trainer.g_half_step``: a test checks they are one ``gan_step`` bit for bit); and
+``panel.set_target_points([(x, y), ...])`` (the drawing pad) trains on a target drawn as
+points, an equal-weight mixture of Gaussians of std ``DRAWN_STD`` there.
 """
 
-from .core import EVAL_SAMPLES, WINDOWS, FrameData, Trainer, minibatch_logits
+from .core import (
+    EVAL_SAMPLES,
+    MANIFOLD_SIDE,
+    WINDOWS,
+    FrameData,
+    Trainer,
+    drawn_mixture,
+    latent_lattice,
+    manifold_scale,
+    minibatch_logits,
+)
 from .panel import Playground
 from .render import Renderer, Renderer1D, Renderer2D, arrow_lengths, renderer
 from .settings import (
+    DEFAULT_POINTS,
+    DRAW_LIMIT,
+    DRAWN_STD,
     GAME_DEFAULTS,
     GAME_LABELS,
     GAMES,
     GAN_GAMES,
+    MAX_POINTS,
     MAX_STEPS_PER_FRAME,
     PLAYGROUND_1D,
     RESET_SETTINGS,
@@ -35,17 +56,24 @@ from .settings import (
     TARGETS,
     WASSERSTEIN_GAMES,
     Settings,
+    as_points,
     needs_new_players,
+    points_problem,
     settings_problem,
     with_game_defaults,
 )
 
 __all__ = [
+    "DEFAULT_POINTS",
+    "DRAWN_STD",
+    "DRAW_LIMIT",
     "EVAL_SAMPLES",
     "GAMES",
     "GAME_DEFAULTS",
     "GAME_LABELS",
     "GAN_GAMES",
+    "MANIFOLD_SIDE",
+    "MAX_POINTS",
     "MAX_STEPS_PER_FRAME",
     "PLAYGROUND_1D",
     "RESET_SETTINGS",
@@ -61,8 +89,13 @@ __all__ = [
     "Settings",
     "Trainer",
     "arrow_lengths",
+    "as_points",
+    "drawn_mixture",
+    "latent_lattice",
+    "manifold_scale",
     "minibatch_logits",
     "needs_new_players",
+    "points_problem",
     "renderer",
     "settings_problem",
     "with_game_defaults",

@@ -4,8 +4,10 @@ With matplotlib's Agg backend (no pyplot, no display): the figure and its artist
 per target and updated in place each frame, the axes sit at fixed positions (no layout engine
 to rerun), and the PNG is written at compression level 1, so a frame draws in a few tens of
 milliseconds. :class:`Renderer2D` draws the ring and the grid, :class:`Renderer1D` lesson 1's
-Gaussian; what they share (the colour bar, the losses, the modes panel) is :class:`Renderer`'s.
-The colours are GAN Lab's (Kahng et al. 2018, arXiv 1809.01587).
+Gaussian; what they share (the colour bar, the losses, the modes panel, the caption of a
+half-step) is :class:`Renderer`'s. The colours are GAN Lab's (Kahng et al. 2018, arXiv
+1809.01587). The manifold view, G's warp of a lattice of z (GAN Lab's "manifold" layer), is a
+grid of lines over the 2D samples, or lesson 1's Figure 1 map z -> G(z) under the 1D density.
 """
 
 from __future__ import annotations
@@ -18,15 +20,34 @@ import numpy as np
 import PIL.Image
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from ..recipes import GAUSSIAN_1D
-from .core import WINDOWS, FrameData, Trainer
+from .core import MANIFOLD_RANGE, MANIFOLD_SIDE, WINDOWS, FrameData, Trainer, manifold_scale
 
 GAN_CMAP = "PRGn"  # GAN Lab's colours: green where D says real, purple where it says fake
 REAL_COLOUR, FAKE_COLOUR, ARROW_COLOUR = "#1b7837", "#762a83", "#e08214"
+MANIFOLD_COLOUR = "#222222"
 FIGSIZE, DPI = (10.5, 4.4), 80
+CAPTION_BOX = {"boxstyle": "round,pad=0.3", "facecolor": "white", "alpha": 0.8, "lw": 0.5}
+
+
+def manifold_caption(latent_dim: int) -> str:
+    """What the manifold view's lines are, for the picture: which z the lattice spans."""
+    side, d = MANIFOLD_SIDE, latent_dim
+    if d == 1:
+        return f"z -> G(z): {side} values of z at\nequal-probability steps of N(0, 1)"
+    if d == 2:
+        return (
+            f"grid: G of a {side}x{side} lattice of z in [-{MANIFOLD_RANGE:g}, {MANIFOLD_RANGE:g}]²"
+        )
+    reach = MANIFOLD_RANGE * manifold_scale(d)
+    return (
+        f"grid: G of a {side}x{side} lattice in the (z1, z2) plane, z3..z{d} = 0;\n"
+        f"z1, z2 in ±{reach:.1f} = ±2√({d}/2), the length of a typical z (√{d} = {d**0.5:.0f})"
+    )
 
 
 def arrow_lengths(vectors: np.ndarray, window_width: float) -> np.ndarray:
@@ -59,6 +80,7 @@ class Renderer(ABC):
     figure and its artists are made at the first frame and updated in place after."""
 
     modes_autoscale_y = False
+    caption_at = (0.02, 0.98, "left")  # where a half-step's caption sits (axes fractions)
 
     def __init__(self, target: str, wasserstein: bool) -> None:
         self.target, self.wasserstein = target, wasserstein
@@ -71,6 +93,8 @@ class Renderer(ABC):
         self.loss_ax = self.figure.add_axes((0.61, 0.62, 0.37, 0.30))
         self.mode_ax = self.figure.add_axes((0.61, 0.12, 0.37, 0.30))
         self.artists: dict[str, Any] = {}
+        self.modes_at = np.empty((0, 2))
+        self.legend_has_manifold = False
         self._made = False
 
     @property
@@ -88,14 +112,33 @@ class Renderer(ABC):
         self.loss_ax.legend(loc="upper right", fontsize=8)
         (self.artists["modes"],) = self.mode_ax.plot([], [], color="black", marker=".")
         self._make_modes(frame)
+        x, y, align = self.caption_at
+        self.artists["caption"] = self.main.text(
+            x,
+            y,
+            "",
+            transform=self.main.transAxes,
+            ha=align,
+            va="top",
+            fontsize=9,
+            bbox=CAPTION_BOX,
+            zorder=6,
+            visible=False,
+        )
         self._made = True
 
-    def draw(self, frame: FrameData, trainer: Trainer, title: str) -> bytes:
-        """One frame as PNG bytes."""
+    def draw(
+        self, frame: FrameData, trainer: Trainer, title: str, caption: str | None = None
+    ) -> bytes:
+        """One frame as PNG bytes; ``caption`` (a half-step's, say) boxed in the main axes."""
         if not self._made:
+            self.modes_at = trainer.means  # the target's modes, (K, 2)
             self._make(frame)
         a = self.artists
         self._update_main(frame, arrow_lengths(frame.arrows, self.window[1] - self.window[0]))
+        self._update_manifold(frame.manifold, trainer.latent_dim)
+        a["caption"].set_text(caption or "")
+        a["caption"].set_visible(bool(caption))
         if self.wasserstein:  # raw scores: the colour scale follows the surface
             low, high = np.percentile(frame.heat, [2, 98])
             a["heat"].set_clim(low, max(high, low + 1e-6))
@@ -125,6 +168,10 @@ class Renderer(ABC):
     @abstractmethod
     def _update_main(self, frame: FrameData, lengths: np.ndarray) -> None:
         """Show ``frame`` in the main axes, with arrows of ``lengths`` (``arrow_lengths``)."""
+
+    @abstractmethod
+    def _update_manifold(self, manifold: np.ndarray | None, latent_dim: int) -> None:
+        """Show G's warp of the latent lattice (``Trainer.manifold``), or hide it (None)."""
 
     @abstractmethod
     def _make_modes(self, frame: FrameData) -> None:
@@ -157,8 +204,48 @@ class Renderer2D(Renderer):
         a["real"] = ax.scatter(*frame.real.T, s=5, color=REAL_COLOUR, label="real", zorder=3)
         a["fake"] = ax.scatter(*frame.fake.T, s=5, color=FAKE_COLOUR, label="generated", zorder=3)
         a["arrows"] = _arrows(ax, frame.arrow_at, 0.004, zorder=4)
+        a["manifold"] = ax.add_collection(
+            LineCollection([], colors=MANIFOLD_COLOUR, linewidths=0.7, alpha=0.7, zorder=5)
+        )
+        a["manifold"].set_label("G(lattice of z)")
+        a["manifold_text"] = ax.text(
+            0.02,
+            0.02,
+            "",
+            transform=ax.transAxes,
+            fontsize=7.5,
+            va="bottom",
+            bbox=CAPTION_BOX,
+            zorder=6,
+            visible=False,
+        )
+        if self.target == "drawn":  # where the instructor put the modes
+            ax.scatter(
+                *self.modes_at.T, marker="+", s=60, color="black", lw=1, label="drawn", zorder=4
+            )
         ax.set(xlim=self.window[:2], ylim=self.window[2:], aspect="equal", xlabel="x1", ylabel="x2")
-        ax.legend(loc="upper right", fontsize=8, markerscale=3, framealpha=0.8)
+        self._legend(manifold=False)
+
+    def _legend(self, manifold: bool) -> None:
+        handles = [self.artists["real"], self.artists["fake"]]
+        handles += [h for h in self.main.collections if h.get_label() == "drawn"]
+        if manifold:
+            handles.append(self.artists["manifold"])
+        self.main.legend(
+            handles=handles, loc="upper right", fontsize=8, markerscale=2, framealpha=0.8
+        )
+        self.legend_has_manifold = manifold
+
+    def _update_manifold(self, manifold: np.ndarray | None, latent_dim: int) -> None:
+        a = self.artists
+        shown = manifold is not None
+        if shown:  # the lattice's rows (z2 fixed) and columns (z1 fixed), through G
+            a["manifold"].set_segments([*manifold, *manifold.transpose(1, 0, 2)])
+            a["manifold_text"].set_text(manifold_caption(latent_dim))
+        a["manifold"].set_visible(shown)
+        a["manifold_text"].set_visible(shown)
+        if shown != self.legend_has_manifold:
+            self._legend(shown)
 
     def _update_main(self, frame: FrameData, lengths: np.ndarray) -> None:
         a = self.artists
@@ -190,6 +277,10 @@ class Renderer1D(Renderer):
     G's samples over time."""
 
     modes_autoscale_y = True
+    caption_at = (0.98, 0.98, "right")  # the legend sits at the upper left
+    # the manifold view's band under the densities, in axes fractions: z's line, G(z)'s line,
+    # and how far below 0 the y axis then reaches, as a share of its top
+    Z_LINE, X_LINE, BAND = 0.04, 0.19, 0.3
 
     def _make_main(self, frame: FrameData) -> None:
         ax, a, window = self.main, self.artists, self.window
@@ -217,6 +308,41 @@ class Renderer1D(Renderer):
         ylabel = "density" if self.wasserstein else "density / D(x)"
         ax.set(xlim=window, ylim=(0, top), xlabel="x", ylabel=ylabel)
         ax.legend(loc="upper left", fontsize=8)
+        band = ax.get_xaxis_transform()  # x in data units, y in axes fractions
+        a["manifold"] = ax.add_collection(
+            LineCollection([], colors=MANIFOLD_COLOUR, linewidths=0.8, alpha=0.7, transform=band)
+        )
+        a["manifold_band"] = [
+            ax.plot([0, 1], [y, y], transform=ax.transAxes, color="black", lw=0.8, visible=False)[0]
+            for y in (self.Z_LINE, self.X_LINE)
+        ]
+        a["manifold_labels"] = [
+            ax.text(
+                0.005,
+                y + 0.005,
+                text,
+                transform=ax.transAxes,
+                fontsize=8,
+                va="bottom",
+                visible=False,
+            )
+            for y, text in ((self.Z_LINE, "noise z"), (self.X_LINE, "sample G(z)"))
+        ]
+        # the band under 0 is the manifold view's: no negative densities on the axis
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: "" if y < 0 else f"{y:g}"))
+
+    def _update_manifold(self, manifold: np.ndarray | None, latent_dim: int) -> None:
+        a, shown = self.artists, manifold is not None
+        if shown:  # lesson 1's Figure 1: each line joins z (below) to G(z) (above)
+            high = self.main.get_ylim()[1]
+            self.main.set_ylim(-self.BAND * high, high)
+            a["manifold"].set_segments([[(z, self.Z_LINE), (x, self.X_LINE)] for z, x in manifold])
+        for artist in (a["manifold"], *a["manifold_band"], *a["manifold_labels"]):
+            artist.set_visible(shown)
+        if shown != self.legend_has_manifold:
+            a["manifold"].set_label(manifold_caption(latent_dim) if shown else "_manifold")
+            self.main.legend(loc="upper left", fontsize=8)
+            self.legend_has_manifold = shown
 
     def _update_main(self, frame: FrameData, lengths: np.ndarray) -> None:
         a = self.artists

@@ -16,7 +16,20 @@ import numpy as np
 
 from ..recipes import PLAYGROUND_1D, PLAYGROUND_GAN, PLAYGROUND_WASSERSTEIN, Recipe
 
-TARGETS = {"ring": "ring of 8", "grid": "grid of 25", "gaussian1d": "1D Gaussian N(2, 0.5²)"}
+TARGETS = {
+    "ring": "ring of 8",
+    "grid": "grid of 25",
+    "gaussian1d": "1D Gaussian N(2, 0.5²)",
+    "drawn": "drawn modes (click them)",
+}
+# The drawn target: an equal-weight mixture of 2D Gaussians of the grid's std at the points
+# the instructor places, each coordinate within DRAW_LIMIT (the view is -5 to 5), at most
+# MAX_POINTS of them. The default, until something is drawn, is a triangle of three modes.
+DRAWN_STD = 0.05
+DRAW_LIMIT = 4.5
+MAX_POINTS = 50
+DEFAULT_POINTS: tuple[tuple[float, float], ...] = ((-2.0, -1.0), (2.0, -1.0), (0.0, 2.0))
+Points = tuple[tuple[float, float], ...]
 GAN_GAMES = ("minimax", "non_saturating", "maximum_likelihood")
 WASSERSTEIN_GAMES = ("wgan_clip", "wgan_gp")
 GAMES = (*GAN_GAMES, *WASSERSTEIN_GAMES)  # the names of games.GAMES the panel offers
@@ -46,7 +59,8 @@ class Settings:
     """What an instructor chooses. ``k`` is Algorithm 1's discriminator (critic) steps per
     generator step; ``clip`` is WGAN's bound c (Arjovsky et al. 2017, arXiv 1701.07875) and
     ``gp_weight`` WGAN-GP's lambda (Gulrajani et al. 2017, arXiv 1704.00028), each used by its
-    own game only; ``steps_per_frame`` generator steps make one frame (one press of Step)."""
+    own game only; ``steps_per_frame`` generator steps make one frame (one press of Step).
+    ``points`` are the modes of the ``"drawn"`` target (other targets ignore them)."""
 
     target: str = "ring"
     game: str = "non_saturating"
@@ -58,6 +72,7 @@ class Settings:
     clip: float = 0.01
     gp_weight: float = 0.1
     seed: int = 0
+    points: Points = DEFAULT_POINTS
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -119,6 +134,63 @@ def _count_problem(name: str, value: Any, low: int, high: int, meaning: str) -> 
     return None
 
 
+def as_points(value: Any) -> Points | Any:
+    """``value`` (a sequence of (x, y) pairs, a (K, 2) array, or a string "x, y; x, y") as a
+    tuple of float pairs; anything that does not have that shape comes back unchanged, for
+    :func:`points_problem` to name."""
+    if isinstance(value, str):
+        try:
+            value = [
+                tuple(float(c) for c in pair.split(","))
+                for pair in value.replace("\n", ";").split(";")
+                if pair.strip()
+            ]
+        except ValueError:
+            return value
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if not isinstance(value, list | tuple):
+        return value
+    pairs = []
+    for pair in value:
+        if isinstance(pair, np.ndarray):
+            pair = pair.tolist()
+        if not isinstance(pair, list | tuple) or len(pair) != 2 or not all(map(_is_number, pair)):
+            return value
+        pairs.append((float(pair[0]), float(pair[1])))
+    return tuple(pairs)
+
+
+def format_points(points: Points) -> str:
+    """``points`` as the points control shows them: "x, y; x, y"."""
+    return "; ".join(f"{x:g}, {y:g}" for x, y in points)
+
+
+def points_problem(points: Any) -> str | None:
+    """What is wrong with the drawn target's ``points``, or None when they make a target."""
+    shape = "a list of (x, y) pairs, as 'x, y; x, y' in the points box"
+    if not isinstance(points, tuple) or not all(
+        isinstance(p, tuple) and len(p) == 2 and all(map(_is_number, p)) for p in points
+    ):
+        return f"points must be {shape}, got {points!r}"
+    if not points:
+        return "no points: click at least one mode on the drawing pad, or type x, y"
+    if len(points) > MAX_POINTS:
+        return f"{len(points)} points is more than {MAX_POINTS}: draw fewer modes"
+    for x, y in points:
+        if not (math.isfinite(x) and math.isfinite(y)):
+            return f"point ({x}, {y}) is not finite: give numbers"
+        if abs(x) > DRAW_LIMIT or abs(y) > DRAW_LIMIT:
+            return (
+                f"point ({x:g}, {y:g}) lies outside the view: each coordinate must lie between "
+                f"{-DRAW_LIMIT:g} and {DRAW_LIMIT:g}"
+            )
+    if len(set(points)) < len(points):
+        twice = next(p for p in points if points.count(p) > 1)
+        return f"point ({twice[0]:g}, {twice[1]:g}) is given twice: each mode once"
+    return None
+
+
 def settings_problem(settings: Settings) -> str | None:
     """What is wrong with ``settings`` and what to do instead, or None when they can run."""
     s = settings
@@ -141,6 +213,7 @@ def settings_problem(settings: Settings) -> str | None:
         _number_problem("clip", s.clip, 1e-6, 10.0, "WGAN's clipping bound c > 0"),
         _number_problem("gp_weight", s.gp_weight, 0.0, 1e3, "WGAN-GP's lambda >= 0"),
         _count_problem("seed", s.seed, 0, 2**31 - 1, "any non-negative integer"),
+        points_problem(s.points),
     ]
     if isinstance(s.k, int) and isinstance(s.steps_per_frame, int):
         d_steps = s.k * s.steps_per_frame
@@ -176,8 +249,11 @@ def with_game_defaults(settings: Settings, changes: dict[str, Any]) -> dict[str,
 
 def needs_new_players(old: Settings, new: Settings) -> bool:
     """True when going from ``old`` to ``new`` needs fresh players (a reset): another target,
-    D, seed, or a game with another optimiser or another meaning of D's output. Learning
-    rates, k, c, lambda and a switch among the three GAN games apply on the fly."""
+    D, seed, other drawn points (on the drawn target), or a game with another optimiser or
+    another meaning of D's output. Learning rates, k, c, lambda and a switch among the three
+    GAN games apply on the fly."""
     if any(getattr(old, name) != getattr(new, name) for name in RESET_SETTINGS):
+        return True
+    if new.target == "drawn" and old.points != new.points:
         return True
     return old.game != new.game and bool({old.game, new.game} & set(WASSERSTEIN_GAMES))
