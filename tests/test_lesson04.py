@@ -109,12 +109,3 @@ def test_the_blind_spot_solution_fools_the_metric(cells, coverage):
     namespace = {"np": np, "ring": data.ring(), "coverage": coverage, "print": quiet}
     exec(code, namespace)  # its own asserts are the check
     assert namespace["result"]["modes captured"] == 8
-
-
-def test_no_code_cell_is_longer_than_a_screen(cells):
-    long = [
-        (index, c.source.count("\n") + 1)
-        for index, c in enumerate(cells)
-        if c.cell_type == "code" and c.source.count("\n") + 1 > 30
-    ]
-    assert not long, f"code cells over 30 lines (index, lines): {long}"

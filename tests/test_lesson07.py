@@ -2,10 +2,10 @@
 
 The panel itself is tested in ``test_playground.py`` (that it trains exactly as
 ``recipes.build`` and ``recipes.train``: ``test_the_playground_trains_exactly_as_its_recipe``)
-and in a browser in ``test_browser.py``; nbval runs the notebook's own asserts. Here: every
-code cell is one idea (at most 30 lines), every exercise has a hint and a solution whose code
-ends in an assert, and each solution runs and its assert holds (about half a minute on one
-CPU thread).
+and in a browser in ``test_browser.py``; nbval runs the notebook's own asserts; the length of
+its cells is checked with every notebook's (``test_repository.py``). Here: every exercise has a
+hint and a solution whose code ends in an assert, and each solution runs and its assert holds
+(about half a minute on one CPU thread).
 """
 
 from __future__ import annotations
@@ -39,11 +39,6 @@ def exercises() -> list[str]:
 
 def solutions() -> list[str]:
     return [textwrap.dedent(SOLUTION.search(item)["code"]) for item in exercises()]
-
-
-def test_every_code_cell_is_short():
-    lengths = [len(cell.splitlines()) for cell in cells("code")]
-    assert max(lengths) <= 30, f"code cells of {lengths} lines: split the long ones"
 
 
 def test_four_exercises_each_with_a_hint_and_a_solution_that_checks_itself():
