@@ -8,44 +8,27 @@ fast exercises still pass their own self-checks.
 
 from __future__ import annotations
 
-import ast
-import json
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from notebook_code import NotebookCode
 
 from gancourse import losses, toy1d
 
-NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "02_generator_games.ipynb"
-CELLS = json.loads(NOTEBOOK.read_text())["cells"]
-CODE = ["".join(cell["source"]) for cell in CELLS if cell["cell_type"] == "code"]
-MARKDOWN = ["".join(cell["source"]) for cell in CELLS if cell["cell_type"] == "markdown"]
+LESSON = NotebookCode("02_generator_games")
+NOTEBOOK = LESSON.path
+CODE = LESSON.code
+MARKDOWN = LESSON.markdown
 
 
 def lesson_namespace() -> dict:
-    """The notebook's imports (its first code cell without the config.setup call), on the CPU."""
-    imports = ast.parse(CODE[0])
-    imports.body = [node for node in imports.body if isinstance(node, ast.Import | ast.ImportFrom)]
-    namespace: dict = {"device": torch.device("cpu")}
-    exec(compile(imports, str(NOTEBOOK), "exec"), namespace)
-    return namespace
+    return LESSON.namespace()
 
 
 def define(namespace: dict, *names: str) -> dict:
-    """Run the notebook's ``def`` of each name (only the definition, not the rest of its cell)."""
-    for name in names:
-        found = [
-            node
-            for source in CODE
-            for node in ast.parse(source).body
-            if isinstance(node, ast.FunctionDef) and node.name == name
-        ]
-        assert len(found) == 1, f"the notebook should define {name} once, found {len(found)}"
-        exec(compile(ast.Module([found[0]], []), str(NOTEBOOK), "exec"), namespace)
-    return namespace
+    return LESSON.define(namespace, *names)
 
 
 def run_cell_defining(namespace: dict, name: str) -> dict:

@@ -10,21 +10,20 @@ exercises' solutions (they parse, they self-check, and the cheap self-check runs
 from __future__ import annotations
 
 import ast
-import json
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from notebook_code import NotebookCode
 from scipy.stats import wasserstein_distance
 
 from gancourse import config, data, losses, nets, recipes
 
-NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "06_wasserstein_gan.ipynb"
-CELLS = json.loads(NOTEBOOK.read_text(encoding="utf-8"))["cells"]
-CODE = ["".join(cell["source"]) for cell in CELLS if cell["cell_type"] == "code"]
-MARKDOWN = ["".join(cell["source"]) for cell in CELLS if cell["cell_type"] == "markdown"]
+LESSON = NotebookCode("06_wasserstein_gan")
+NOTEBOOK = LESSON.path
+CODE = LESSON.code
+MARKDOWN = LESSON.markdown
 SOLUTION = re.compile(r"<summary>Solution</summary>\s*```python\n(.*?)```", re.DOTALL)
 
 
@@ -39,26 +38,11 @@ def one_thread():
 
 
 def lesson_namespace() -> dict:
-    """The notebook's imports (its first code cell without the config.setup call), on the CPU."""
-    imports = ast.parse(CODE[0])
-    imports.body = [node for node in imports.body if isinstance(node, ast.Import | ast.ImportFrom)]
-    namespace: dict = {"device": torch.device("cpu")}
-    exec(compile(imports, str(NOTEBOOK), "exec"), namespace)
-    return namespace
+    return LESSON.namespace()
 
 
 def define(namespace: dict, *names: str) -> dict:
-    """Run the notebook's ``def`` of each name (only the definition, not the rest of its cell)."""
-    for name in names:
-        found = [
-            node
-            for source in CODE
-            for node in ast.parse(source).body
-            if isinstance(node, ast.FunctionDef) and node.name == name
-        ]
-        assert len(found) == 1, f"the notebook should define {name} once, found {len(found)}"
-        exec(compile(ast.Module([found[0]], []), str(NOTEBOOK), "exec"), namespace)
-    return namespace
+    return LESSON.define(namespace, *names)
 
 
 def solutions() -> list[str]:
