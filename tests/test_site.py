@@ -11,22 +11,14 @@ from __future__ import annotations
 
 import base64
 import io
-import os
 from pathlib import Path
 
 import nbformat
 import pytest
+from chromium import CHROMIUM, CHROMIUM_ARGS
 
 from gancourse import site
 
-CHROMIUM = Path(os.environ.get("GANCOURSE_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 LESSON = "01_gan_1d_gaussians"  # the shortest lesson: about 30 s at the quick budget
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\nnot really a picture").decode()
 # Resolves once MathJax has done all it was asked (its queue runs in order, after the page's
