@@ -56,6 +56,7 @@ def imported_modules() -> dict[str, set[str]]:
     """Top-level modules imported anywhere, outside the standard library and the course, with
     where each is imported."""
     modules: dict[str, set[str]] = {}
+    course = {"gancourse"} | {path.stem for path in (ROOT / "tests").glob("*.py")}  # test helpers
     for where, source in code_sources().items():
         for node in ast.walk(ast.parse(source)):
             if isinstance(node, ast.Import):
@@ -66,7 +67,7 @@ def imported_modules() -> dict[str, set[str]]:
                 continue
             for name in names:
                 top = name.split(".")[0]
-                if top not in sys.stdlib_module_names and top != "gancourse":
+                if top not in sys.stdlib_module_names and top not in course:
                     modules.setdefault(top, set()).add(where)
     return modules
 
