@@ -117,6 +117,28 @@ def plain_settings(recipe: Any) -> Any:
     return asdict(recipe) if is_dataclass(recipe) and not isinstance(recipe, type) else recipe
 
 
+def _compare_settings(
+    saved: dict[str, Any], wanted: dict[str, Any], prefix: str = ""
+) -> tuple[dict[str, tuple[Any, Any]], list[str]]:
+    """The settings that differ between a checkpoint and this run (name -> (saved, wanted)), and
+    those the checkpoint does not hold at all: a file saved by an older course records fewer
+    settings, and a setting it never recorded is unknown, not different. Dicts (the recipe,
+    the source) are compared key by key."""
+    changed: dict[str, tuple[Any, Any]] = {}
+    unknown: list[str] = []
+    for key, value in wanted.items():
+        name = f"{prefix}{key}"
+        if key not in saved:
+            unknown.append(name)
+        elif isinstance(value, dict) and isinstance(saved[key], dict):
+            inner_changed, inner_unknown = _compare_settings(saved[key], value, f"{name}.")
+            changed.update(inner_changed)
+            unknown.extend(inner_unknown)
+        elif saved[key] != value:
+            changed[name] = (saved[key], value)
+    return changed, unknown
+
+
 class Checkpoint:
     """Where a run is saved and resumed from: ``path``, saved every ``every`` steps (0: only at
     the end) and at the end. With ``resume``, a run that finds the file continues from it, so
@@ -161,11 +183,7 @@ class Checkpoint:
         # Read once, on the CPU: load_state_dict copies each tensor to its model's device, and
         # the random states must stay CPU tensors.
         payload = _read(self.path, "cpu")
-        saved = payload.get("settings", {})
-        wanted = self.settings(loop)
-        changed = {
-            key: (saved.get(key), value) for key, value in wanted.items() if saved.get(key) != value
-        }
+        changed, unknown = _compare_settings(payload.get("settings", {}), self.settings(loop))
         if changed:
             described = ", ".join(
                 f"{key}={old!r} there but {new!r} here" for key, (old, new) in changed.items()
@@ -173,6 +191,12 @@ class Checkpoint:
             raise ValueError(
                 f"checkpoint {self.path} was made with other settings ({described}): pass "
                 f"resume=False to start over, or use another checkpoint path"
+            )
+        if unknown:
+            print(
+                f"note: {self.path} was saved before the course recorded "
+                f"{', '.join(unknown)}, so those could not be compared with this run's "
+                f"(pass resume=False to train afresh if you changed them)"
             )
         for name, module in players.modules().items():
             _load_state(module, payload[name], name, self.path)

@@ -255,6 +255,19 @@ def test_resuming_with_other_settings_is_a_clear_error(tmp_path):
     assert torch.equal(weights(g, d), before)  # a refused resume loads nothing
 
 
+def test_checkpoint_from_an_older_course_resumes_with_a_note_on_what_it_lacks(tmp_path, capsys):
+    path = tmp_path / "old.pt"
+    run(*players(), steps=5, checkpoint=path)
+    payload = torch.load(path, weights_only=False)
+    del payload["settings"]["learning_rates"]  # older courses did not record the rates
+    torch.save(payload, path)
+    capsys.readouterr()
+    history = run(*players(seed=7), steps=10, checkpoint=path)
+    shown = capsys.readouterr().out
+    assert "was saved before the course recorded learning_rates" in shown
+    assert "resumed from" in shown and len(history) == 10
+
+
 def test_checkpoint_of_another_architecture_is_a_clear_error(tmp_path):
     path = tmp_path / "small.pt"
     run(*players(), steps=5, checkpoint=path)
