@@ -4,7 +4,9 @@ Each benchmark trains one lesson's model at a budget and writes, into DIR:
 
 - ``result.json``: name, budget, device, seed, steps, seconds, steps_per_second, the torch
   version, the machine, and the lesson's own metrics;
-- ``samples.npy``: 10,000 generated samples as a numpy array (N, ...).
+- ``samples.npy``: 10,000 generated samples as a numpy array (N, ...);
+- ``generator.pt``: the trained generator, for the benchmarks that train one
+  (``shipped.read_generator`` reads it back; ``python -m gancourse.shipped add`` ships it).
 
 ``--list`` names the benchmarks. Each lesson's benchmark lives with its lesson
 (``toy1d.benchmark``, ``dcgan.benchmark``, ``toy2d.benchmark``, ...); this module is the
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime
 import io
 import json
 import os
@@ -28,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import config, dcgan, recipes, toy1d, toy2d, train, wgan
+from . import config, dcgan, recipes, shipped, toy1d, toy2d, train, wgan
 from .data import load_mnist
 from .evaluator import gan_training_digits
 from .nets import sample_generator
@@ -102,6 +105,10 @@ BENCHMARKS: dict[str, tuple[Callable[[torch.device, int, str], Outcome], str]] =
         dcgan.levers_benchmark,
         "Lesson 3: each lever of the improved recipe, same time",
     ),
+    "dcgan-decay": (
+        dcgan.decay_benchmark,
+        "Lesson 3: rates falling to 0 against constant rates, same time, three seeds",
+    ),
     **{
         f"{target}{'' if kind == 'plain' else '-' + kind}": (
             _toy2d(target, toy2d.lesson5(target, kind)),
@@ -162,6 +169,7 @@ def run(name: str, budget: str, out: Path, device: str | None = None, seed: int 
         "budget": budget,
         "device": dev.type,
         "seed": seed,
+        "date": datetime.date.today().isoformat(),
         "seed_offset": config.seed_offset(),  # GANCOURSE_SEED: every seed drawn is seed + this
         "steps": outcome.steps,
         "seconds": round(outcome.train_seconds, 3),
@@ -173,6 +181,8 @@ def run(name: str, budget: str, out: Path, device: str | None = None, seed: int 
         **outcome.metrics,
     }
     np.save(out / "samples.npy", outcome.samples)
+    if outcome.generator is not None:  # the course ships some: python -m gancourse.shipped add
+        shipped.save_generator(out / "generator.pt", outcome.generator, outcome.recipe)
     (out / "result.json").write_text(json.dumps(result, indent=2) + "\n")
     return result
 

@@ -282,6 +282,8 @@ def benchmark(device: torch.device, seed: int, budget: str) -> Outcome:
         },
         steps=steps,
         train_seconds=seconds,
+        generator=generator,
+        recipe=IMPROVED,
     )
 
 
@@ -352,6 +354,51 @@ def levers_benchmark(device: torch.device, seed: int, budget: str) -> Outcome:
             "threads_per_lever": 1,
             "parallel_workers": max(1, min(len(levers), os.cpu_count() or 1)),
             "levers": rows,
+            "data": digits.source,
+        },
+        steps=sum(row["steps"] for row in rows),
+        train_seconds=seconds * len(rows),
+    )
+
+
+def decay_benchmark(device: torch.device, seed: int, budget: str) -> Outcome:
+    """Lesson 3's open question: do learning rates falling linearly to 0 help? The improved
+    recipe (rates falling to 0 over the budget) against the same recipe at constant rates
+    (``recipes.FAST``), each trained for the same seconds (full: 600) from seeds ``seed``,
+    ``seed + 1`` and ``seed + 2`` on one CPU thread, in parallel workers as the levers are.
+    Reports each run and, per recipe, the mean and standard deviation of the Frechet ratio,
+    and the per-seed difference (constant minus falling). samples.npy: the first seed's
+    improved generator's."""
+    digits = load_mnist()
+    load_or_train_evaluator(digits)  # trained and cached once, before the workers read it
+    seconds = config.for_budget(budget, 3.0, 600.0)
+    seeds = [seed + i for i in range(3)]
+    pairs = {"falling to 0": IMPROVED, "constant": recipes.FAST}
+    # the first seed's improved run also keeps its samples (and measures a weight average)
+    jobs = [
+        (label, recipe, seconds, s, str(device), recipe is IMPROVED and s == seed)
+        for s in seeds
+        for label, recipe in pairs.items()
+    ]
+    outcomes = run_in_workers(_measure_lever, jobs, desc="decay")
+    rows = [{**row, "seed": job[3]} for (row, _), job in zip(outcomes, jobs, strict=True)]
+    ratios = {label: np.array([r["frechet_ratio"] for r in rows if r["lever"] == label])
+              for label in pairs}  # fmt: skip
+    differences = ratios["constant"] - ratios["falling to 0"]
+    return Outcome(
+        samples=next(images for _, images in outcomes if images is not None),
+        metrics={
+            "seconds_per_run": seconds,
+            "seeds": seeds,
+            "runs": [{k: v for k, v in row.items() if k != "recipe"} for row in rows],
+            **{
+                f"frechet_ratio_{label.replace(' ', '_')}": {
+                    "mean": round(float(values.mean()), 2),
+                    "std": round(float(values.std(ddof=1)), 2),
+                }
+                for label, values in ratios.items()
+            },
+            "constant_minus_falling": [round(float(d), 2) for d in differences],
             "data": digits.source,
         },
         steps=sum(row["steps"] for row in rows),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
@@ -167,4 +169,32 @@ def show_2d_samples(
     ax.set_aspect("equal")
     if title:
         ax.set_title(title, fontsize=9)
+    return ax
+
+
+def lever_chart(
+    levers: list[dict],
+    marked: Collection[str] = (),
+    *,
+    ax: Axes | None = None,
+    title: str = "",
+) -> Axes:
+    """A benchmark's levers (rows with "lever", "recipe" and "frechet_ratio", as
+    ``dcgan.levers_benchmark`` writes them) as horizontal bars of their Frechet ratio, first
+    row on top; the rows whose recipe is in ``marked`` (those a lesson trains itself) stand
+    out, and each bar carries its value."""
+    ax = _axes(ax, (9, 0.4 * len(levers) + 1))
+    ratios = [row["frechet_ratio"] for row in levers]
+    colors = ["tab:orange" if row["recipe"] in marked else "tab:gray" for row in levers]
+    positions = np.arange(len(levers))[::-1]
+    ax.barh(positions, ratios, color=colors)
+    for y, ratio in zip(positions, ratios, strict=True):
+        ax.text(ratio, y, f" {ratio:.2f}", va="center", fontsize=8)
+    ax.set_yticks(positions, [row["lever"] for row in levers], fontsize=8)
+    ax.set_xlabel("Frechet ratio after the same training time (lower is better; 1 is real digits)")
+    if marked:
+        handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in ("tab:orange", "tab:gray")]
+        ax.legend(handles, ["trained in this notebook", "benchmark only"], loc="lower right")
+    ax.set_xlim(0, max(ratios) * 1.15)
+    ax.set_title(title)
     return ax

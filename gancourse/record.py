@@ -107,9 +107,13 @@ BENCH_SAMPLES = 10_000  # samples a benchmark draws for samples.npy
 
 @dataclass
 class Outcome:
-    """What a benchmark hands back: samples, its own metrics, and how many steps it trained."""
+    """What a benchmark hands back: samples, its own metrics, and how many steps it trained;
+    with ``generator`` and its ``recipe``, the trained generator, which the bench saves as
+    generator.pt (the course ships some: ``gancourse.shipped``)."""
 
     samples: np.ndarray
     metrics: dict[str, Any]
     steps: int
     train_seconds: float
+    generator: Any = None
+    recipe: Any = None

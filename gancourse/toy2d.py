@@ -224,4 +224,6 @@ def benchmark(target: str, recipe: Recipe, device: torch.device, seed: int, budg
         },
         steps=steps,
         train_seconds=train_seconds,
+        generator=run.generator,
+        recipe=recipe,
     )

@@ -114,4 +114,6 @@ def benchmark(device: torch.device, seed: int, budget: str) -> Outcome:
         },
         steps=steps,
         train_seconds=curve.train_seconds(),
+        generator=generator,
+        recipe=WGAN_GP,
     )

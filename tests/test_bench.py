@@ -7,7 +7,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from gancourse import bench
+from gancourse import bench, shipped
+from gancourse.nets import sample_generator
 
 
 def test_gaussian1d_quick_writes_result_and_samples(tmp_path, monkeypatch):
@@ -125,6 +126,20 @@ def test_dcgan_levers_quick_measures_every_lever(tmp_path, monkeypatch):
     assert np.load(tmp_path / "samples.npy").shape == (10_000, 1, 28, 28)
 
 
+def test_dcgan_decay_quick_pairs_the_two_schedules_over_three_seeds(tmp_path, monkeypatch):
+    monkeypatch.setenv("GANCOURSE_DEVICE", "cpu")
+    result = bench.run("dcgan-decay", "quick", tmp_path, seed=4)
+    runs = result["runs"]
+    assert [(r["seed"], r["lever"]) for r in runs] == [
+        (s, label) for s in (4, 5, 6) for label in ("falling to 0", "constant")
+    ]
+    assert all(r["steps"] >= 1 and r["frechet_ratio"] > 0 for r in runs)
+    falling = [r["frechet_ratio"] for r in runs if r["lever"] == "falling to 0"]
+    assert result["frechet_ratio_falling_to_0"]["mean"] == pytest.approx(np.mean(falling), abs=0.01)
+    assert len(result["constant_minus_falling"]) == 3
+    assert np.load(tmp_path / "samples.npy").shape == (10_000, 1, 28, 28)
+
+
 def test_ring_quick_writes_points_and_mode_metrics(tmp_path, monkeypatch):
     monkeypatch.setenv("GANCOURSE_DEVICE", "cpu")
     argv = ["ring", "--budget", "quick", "--out", str(tmp_path), "--threads", "1"]
@@ -147,7 +162,12 @@ def test_lesson5_benchmarks_train_their_kind_on_their_target(name, tmp_path, mon
     result = bench.run(name, "quick", tmp_path)
     assert result["target"] == target and result["recipe"]["d_kind"] == kind
     assert result["recipe"] == recipe.as_dict() and result["steps"] == 3
-    assert np.load(tmp_path / "samples.npy").shape == (10_000, 2)
+    samples = np.load(tmp_path / "samples.npy")
+    assert samples.shape == (10_000, 2)
+    # the trained generator, saved beside its samples, draws them again
+    generator = shipped.read_generator(tmp_path / "generator.pt")
+    again = sample_generator(generator, 10_000, seed=result["seed"] + 1).numpy()
+    np.testing.assert_allclose(again, samples, atol=1e-6)
     assert {"ring", "grid", "ring-minibatch", "grid-pacgan2"} <= set(bench.BENCHMARKS)
 
 
