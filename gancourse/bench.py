@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import config, dcgan, recipes, shipped, toy1d, toy2d, train, wgan
+from . import conditional, config, dcgan, infogan, recipes, shipped, toy1d, toy2d, train, wgan
 from .data import load_mnist
 from .evaluator import gan_training_digits
 from .nets import sample_generator
@@ -126,6 +126,14 @@ BENCHMARKS: dict[str, tuple[Callable[[torch.device, int, str], Outcome], str]] =
         "Lesson 6: WGAN-GP on the grid; modes, high quality, reverse KL",
     ),
     "wgan-gp-mnist": (wgan.benchmark, "Lesson 6: WGAN-GP on MNIST; Frechet ratio, W1 estimates"),
+    "cgan": (
+        conditional.benchmark,
+        "Lesson 8: a conditional DCGAN; accuracy against the labels asked for, Frechet ratios",
+    ),
+    "infogan": (
+        infogan.benchmark,
+        "Lesson 8: InfoGAN; the categorical code against the classes, what the codes do",
+    ),
     "steps": (steps, "Each lesson's training step: generator steps per second on this device"),
 }
 
@@ -181,6 +189,8 @@ def run(name: str, budget: str, out: Path, device: str | None = None, seed: int 
         **outcome.metrics,
     }
     np.save(out / "samples.npy", outcome.samples)
+    for name_, array in outcome.arrays.items():
+        np.save(out / f"{name_}.npy", array)
     if outcome.generator is not None:  # the course ships some: python -m gancourse.shipped add
         shipped.save_generator(out / "generator.pt", outcome.generator, outcome.recipe)
     (out / "result.json").write_text(json.dumps(result, indent=2) + "\n")

@@ -23,6 +23,7 @@ from .data import Digits, stratified_split
 # on "gan"; the classifier on "evaluator"; generated digits are compared with "reference".
 SPLIT = {"gan": 0.6, "evaluator": 0.2, "reference": 0.2}
 FEATURES = 64
+CLASSES = 10
 PRESENTATIONS = 15_000  # digits the classifier sees while training (see train_evaluator)
 
 
@@ -42,7 +43,7 @@ class DigitClassifier(nn.Module):
             nn.Linear(64 * 7 * 7, FEATURES),
             nn.ReLU(),
         )
-        self.head = nn.Linear(FEATURES, 10)
+        self.head = nn.Linear(FEATURES, CLASSES)
 
     def forward(self, images: Tensor) -> Tensor:
         return self.head(self.body(images))
@@ -81,6 +82,8 @@ class Evaluator:
     reference: Tensor
     real: Tensor
     accuracy: float  # on the reference digits, which it never trained on
+    reference_labels: Tensor | None = None  # the classes of the reference and the real digits,
+    real_labels: Tensor | None = None  # for per-class figures (conditional GANs)
     _cache: dict[str, np.ndarray] = field(default_factory=dict, init=False, repr=False)
 
     @torch.no_grad()
@@ -129,6 +132,42 @@ class Evaluator:
             "inception_score": metrics.inception_score(probabilities),
             "class_histogram": metrics.class_histogram(probabilities.argmax(axis=1)).tolist(),
         }
+
+    def predict(self, images: Tensor) -> Tensor:
+        """The class the classifier gives each image, (N,) int64."""
+        return torch.from_numpy(self.features_and_probabilities(images)[1].argmax(axis=1))
+
+    def label_accuracy(self, images: Tensor, labels: Tensor) -> float:
+        """The share of ``images`` the classifier puts in the class each was asked for: how
+        well a conditional generator obeys (it is at most about the classifier's accuracy)."""
+        return (self.predict(images) == labels.cpu()).float().mean().item()
+
+    def class_frechet_ratios(self, images: Tensor, labels: Tensor) -> list[float]:
+        """For each class c, FD(images asked to be c, reference digits of class c) / FD(real
+        digits of class c, the same reference digits), on as many of each as both sets hold:
+        how good each class is on its own (1.0: as good as real digits of that class)."""
+        features = self.features_and_probabilities(images)[0]
+        ratios = []
+        for c in range(CLASSES):
+            reference = _class_features(self, "reference", c)
+            real = _class_features(self, "real", c)
+            generated = features[(labels.cpu() == c).numpy()]
+            n = min(len(generated), len(real))
+            if n <= FEATURES:
+                raise ValueError(f"need more than {FEATURES} images of class {c}, got {n}")
+            ratios.append(
+                metrics.frechet_distance(generated[:n], reference)
+                / metrics.frechet_distance(real[:n], reference)
+            )
+        return ratios
+
+
+def _class_features(self: Evaluator, which: str, label: int) -> np.ndarray:
+    labels = getattr(self, f"{which}_labels")
+    if labels is None:
+        raise ValueError("this evaluator was made without the digits' labels: load it with "
+                         "load_or_train_evaluator(digits)")  # fmt: skip
+    return self._features(which)[(labels == label).numpy()]
 
 
 def _parts(digits: Digits) -> dict[str, Tensor]:
@@ -183,7 +222,10 @@ def train_evaluator(
             f"evaluator: trained on {len(train_y):,} real digits the GAN never sees; "
             f"accuracy {accuracy:.1%} on {len(reference_y):,} other held-out digits"
         )
-    return Evaluator(model, reference_x, digits.images[parts["gan"]], accuracy)
+    return Evaluator(
+        model, reference_x, digits.images[parts["gan"]], accuracy, reference_y,
+        digits.labels[parts["gan"]],
+    )  # fmt: skip
 
 
 def load_or_train_evaluator(
@@ -215,5 +257,6 @@ def load_or_train_evaluator(
     model.load_state_dict(state["model"])
     print(f"evaluator: loaded from {path} (accuracy {state['accuracy']:.1%} on held-out digits)")
     return Evaluator(
-        model, digits.images[parts["reference"]], digits.images[parts["gan"]], state["accuracy"]
-    )
+        model, digits.images[parts["reference"]], digits.images[parts["gan"]], state["accuracy"],
+        digits.labels[parts["reference"]], digits.labels[parts["gan"]],
+    )  # fmt: skip

@@ -20,9 +20,22 @@ from torch import Tensor, nn
 
 from . import config
 from .checkpoint import Checkpoint
+from .conditional import (
+    DISCRIMINATORS,
+    CaptionDiscriminator,
+    CaptionGenerator,
+    ConditionalGame,
+    ConditionalGenerator,
+    caption_samplers,
+    labelled_noise,
+    labelled_sampler,
+    other_captions,
+    wrong_labels,
+)
 from .data import Digits, Gaussian1D, Mixture2D, mixture, tensor_sampler
-from .games import GAMES, Game, Players, WithPlayers, game
+from .games import GAMES, Batch, Game, Players, WithPlayers, game
 from .history import History
+from .infogan import InfoDiscriminator, InfoGame, InfoGenerator, info_noise
 from .losses import check_every
 from .nets import (
     AugmentedDiscriminator,
@@ -39,6 +52,7 @@ from .train import linear_to_zero, train_gan
 PLAYERS = ("mlp", "dcgan")
 D_KINDS = ("plain", "minibatch", "pacgan2")
 D_NORMS = ("batch", "spectral", "none")
+CONDITIONS = ("none", *DISCRIMINATORS, "caption")
 OPTIMIZERS = ("adam", "rmsprop")
 DCGAN_LATENT_DIM = 100
 GAUSSIAN_1D = Gaussian1D(mean=2.0, std=0.5)  # lessons 1 and 2's target
@@ -78,6 +92,20 @@ class Recipe:
     """The DCGAN D sees the batch's spread (Karras et al. 2017)."""
     augment: bool = False
     """DiffAugment on everything the DCGAN D sees (Zhao et al. 2020)."""
+    condition: str = "none"
+    """A DCGAN conditioned on the digit's class (``conditional``): "concat" (D reads the label
+    as constant feature maps) or "projection" (Miyato and Koyama 2018); or on a caption
+    ("caption": "a thick seven slanted left", a bag of words); "none": unconditional."""
+    mismatch: float = 0.0
+    """A conditional D's matching-aware share (Reed et al. 2016): real images with a wrong label
+    count as fake with this weight, generated ones with 1 - mismatch."""
+    infogan: bool = False
+    """InfoGAN (Chen et al. 2016, ``infogan``): G reads a categorical and two continuous codes
+    beside z, and a head Q on D's body reads them back."""
+    info_weight: float = 1.0
+    """InfoGAN's lambda: the weight of -L_I on both sides."""
+    info_continuous_weight: float = 1.0
+    """The continuous codes' share of -L_I (the authors' MNIST code: 1)."""
     game: str = "non_saturating"
     """A name from ``games.GAMES``."""
     clip: float = 0.01
@@ -110,6 +138,7 @@ class Recipe:
             ("d_norm", self.d_norm, D_NORMS),
             ("optimizer", self.optimizer, OPTIMIZERS),
             ("game", self.game, tuple(GAMES)),
+            ("condition", self.condition, CONDITIONS),
         ):
             if value not in choices:
                 raise ValueError(f"unknown {name} {value!r}: choose one of {', '.join(choices)}")
@@ -128,8 +157,31 @@ class Recipe:
                 "packs make each score depend on the whole batch (Gulrajani et al. 2017, "
                 "section 4): use a plain D with d_norm='none'"
             )
+        if self.condition != "none" or self.infogan:
+            self._check_conditional()
         if self.d_kind == "pacgan2" and self.batch_size % 2:
             raise ValueError(f"PacGAN-2 needs an even batch size, got {self.batch_size}")
+
+    def _check_conditional(self) -> None:
+        """Lesson 8's recipes: a conditional DCGAN or InfoGAN, on lesson 3's improved D."""
+        what = "an InfoGAN" if self.infogan else "a conditional"
+        plain_game = self.game in ("minimax", "non_saturating", "maximum_likelihood", "hinge")
+        if self.players != "dcgan" or not plain_game or self.d_kind != "plain":
+            raise ValueError(
+                f"{what} recipe is a DCGAN (players='dcgan') with a plain D (d_kind="
+                f"'plain') and a game without penalty or clipping (minimax, non_saturating, "
+                f"maximum_likelihood, hinge): got players={self.players!r}, d_kind="
+                f"{self.d_kind!r}, game={self.game!r}"
+            )
+        if self.d_norm != "spectral" or self.minibatch_std or self.augment:
+            raise ValueError(
+                f"{what} D has spectral norm and nothing else (d_norm='spectral', "
+                "minibatch_std=False, augment=False)"
+            )
+        if self.infogan and self.condition != "none":
+            raise ValueError("a recipe is conditional or InfoGAN, not both: InfoGAN reads no label")
+        if not 0 <= self.mismatch < 1:
+            raise ValueError(f"mismatch is a share in [0, 1), got {self.mismatch}")
 
     def steps(self, budget: str) -> int | None:
         """Training steps at ``budget`` ("quick" or "full"); with :meth:`seconds`, the most
@@ -198,6 +250,17 @@ def models(
     if recipe.players == "mlp":
         generator, discriminator = _mlp_players(recipe, data_dim, scale)
         return generator.to(device), discriminator.to(device)
+    if recipe.infogan:
+        generator, discriminator = InfoGenerator(recipe.width), InfoDiscriminator(recipe.width)
+        return fast_layout(generator, device), fast_layout(discriminator, device)
+    if recipe.condition == "caption":
+        generator = CaptionGenerator(DCGAN_LATENT_DIM, recipe.width)
+        discriminator = CaptionDiscriminator(recipe.width)
+        return fast_layout(generator, device), fast_layout(discriminator, device)
+    if recipe.condition != "none":
+        generator = ConditionalGenerator(DCGAN_LATENT_DIM, recipe.width)
+        discriminator = DISCRIMINATORS[recipe.condition](recipe.width)
+        return fast_layout(generator, device), fast_layout(discriminator, device)
     generator = dcgan_generator(DCGAN_LATENT_DIM, recipe.width)
     discriminator = dcgan_discriminator(
         recipe.width, norm=recipe.d_norm, minibatch_std=recipe.minibatch_std
@@ -225,7 +288,17 @@ def optimizers(
 
 def game_of(recipe: Recipe, unit: float = 1.0) -> Game:
     """The recipe's game with its settings (``games.game``); ``unit`` is the distance that counts
-    as one for a gradient penalty (the target's standard deviation when standardising)."""
+    as one for a gradient penalty (the target's standard deviation when standardising). A
+    conditional recipe plays its game's costs on labelled batches (``ConditionalGame``)."""
+    if recipe.infogan:
+        plain = GAMES[recipe.game]
+        return InfoGame(f"infogan_{plain.name}", plain.d_cost, plain.g_cost, recipe.info_weight,
+                        recipe.info_continuous_weight, plain.scores)  # fmt: skip
+    if recipe.condition != "none":
+        plain = GAMES[recipe.game]
+        wrong = other_captions if recipe.condition == "caption" else wrong_labels
+        return ConditionalGame(f"conditional_{plain.name}", plain.d_cost, plain.g_cost,
+                               recipe.mismatch, plain.scores, wrong=wrong)  # fmt: skip
     return game(
         recipe.game,
         clip=recipe.clip,
@@ -246,8 +319,8 @@ class Run(WithPlayers):
 
     players: Players
     game: Game
-    sample_data: Callable[[int], Tensor]
-    sample_noise: Callable[[int], Tensor]
+    sample_data: Callable[[int], Batch]  # a tensor, or (images, labels) for a conditional run
+    sample_noise: Callable[[int], Batch]  # z, or (z, labels asked for), or InfoGAN's codes
     source: dict[str, Any] = field(default_factory=dict)  # the seed and the data, for a resume
 
 
@@ -278,11 +351,24 @@ def build(
     opt_g, opt_d = optimizers(recipe, generator, discriminator)
     unit = scale if recipe.standardize else 1.0
     dims = latent_dim(recipe)
+    if recipe.condition != "none":  # (images, labels) and (z, labels asked for)
+        if not isinstance(target, Digits):
+            raise ValueError("a conditional recipe learns labelled digits: pass data.load_mnist()")
+        if recipe.condition == "caption":
+            sample_data, sample_noise = caption_samplers(target, dims, device)
+        else:
+            sample_data = labelled_sampler(target.images, target.labels, device)
+            sample_noise = labelled_noise(dims, device)
+    else:  # InfoGAN too: its data sampler reads the images alone, never a label
+        sample_data = data_sampler(target, device)
+        sample_noise = (
+            info_noise(device) if recipe.infogan else lambda m: torch.randn(m, dims, device=device)
+        )
     return Run(
         Players(generator, discriminator, opt_g, opt_d),
         game_of(recipe, unit),
-        data_sampler(target, device),
-        lambda m: torch.randn(m, dims, device=device),
+        sample_data,
+        sample_noise,
         {"seed": config.seeded(seed), "target": describe_target(target)},
     )
 
@@ -370,6 +456,12 @@ WGAN_GP = replace(
     IMPROVED, name="wgan_gp", d_norm="none", game="wgan_gp", beta1=0.0, beta2=0.9, lr_d=2e-3,
     gp_weight=1.0, gp_every=4,
 )  # fmt: skip
+# Lesson 8: the improved recipe conditioned on the digit's class, with a projection D.
+CGAN = replace(IMPROVED, name="cgan", condition="projection")
+# Lesson 8's tiny text-to-image: captions into G and D, matching-aware (GAN-CLS's share 0.5).
+CAPTIONS = replace(IMPROVED, name="captions", condition="caption", mismatch=0.5)
+# Lesson 8: InfoGAN on the improved recipe, lambda 1 for both kinds of code (the authors' code).
+INFOGAN = replace(IMPROVED, name="infogan", infogan=True)
 # The instructor's playground: lesson 4's players (GAN games), lesson 6's (Wasserstein) and
 # lesson 1's (the 1D Gaussian), at batch 128, with no decay: a live game has no planned end.
 PLAYGROUND_GAN = replace(LESSON4, name="playground_gan", batch_size=128, lr_decay=False)
@@ -405,7 +497,8 @@ RECIPES: dict[str, Recipe] = {
     recipe.name: recipe
     for recipe in (
         LESSON1, LESSON4, LESSON5_RING, LESSON5_GRID, WGAN_GP_2D, WGAN_CLIP_2D, PLAIN, IMPROVED,
-        WGAN_GP, PLAYGROUND_GAN, PLAYGROUND_WASSERSTEIN, PLAYGROUND_1D, *LEVERS.values(),
+        WGAN_GP, CGAN, CAPTIONS, INFOGAN, PLAYGROUND_GAN, PLAYGROUND_WASSERSTEIN, PLAYGROUND_1D,
+        *LEVERS.values(),
     )
 }  # fmt: skip
 

@@ -117,3 +117,5 @@ class Outcome:
     train_seconds: float
     generator: Any = None
     recipe: Any = None
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    """More arrays the benchmark writes beside samples.npy, as NAME.npy (labels, codes)."""
