@@ -26,8 +26,8 @@ from torch import Tensor, nn
 from . import strokes
 from .config import check_count, rng
 from .evaluator import Evaluator
-from .games import DSideResult, Players, check_batches, mean_output
-from .nets import Reshape, dcgan_init
+from .games import DSideResult, Players, check_batches, d_side_result
+from .nets import dcgan_discriminator, dcgan_generator
 from .record import BENCH_SAMPLES, Measurement, Outcome, Recorder
 
 CLASSES = 10
@@ -49,46 +49,20 @@ class ConditionalGenerator(nn.Module):
     def __init__(self, latent_dim: int = 100, width: int = 64, classes: int = CLASSES) -> None:
         super().__init__()
         check_count(latent_dim, "latent_dim")
-        check_count(width, "width")
         check_count(classes, "classes", 2, "a conditional GAN needs at least two classes")
         self.latent_dim, self.classes = latent_dim, classes
-        self.net = nn.Sequential(
-            Reshape(latent_dim + classes, 1, 1),
-            nn.ConvTranspose2d(latent_dim + classes, 4 * width, 7, 1, 0, bias=False),  # 1 -> 7
-            nn.BatchNorm2d(4 * width),
-            nn.ReLU(),
-            nn.ConvTranspose2d(4 * width, 2 * width, 4, 2, 1, bias=False),  # 7 -> 14
-            nn.BatchNorm2d(2 * width),
-            nn.ReLU(),
-            nn.ConvTranspose2d(2 * width, 1, 4, 2, 1),  # 14 -> 28
-            nn.Tanh(),
-        )
-        self.net.apply(dcgan_init)
+        self.net = dcgan_generator(latent_dim + classes, width)
 
     def forward(self, z: Tensor, labels: Tensor) -> Tensor:
         return self.net(torch.cat([z, one_hot(labels, self.classes, z)], dim=1))
 
 
-def _body(in_channels: int, width: int) -> nn.Sequential:
-    """Lesson 3's improved D without its last layer: 28 -> 14 -> 7, LeakyReLU 0.2, spectral norm
-    on every convolution (Miyato et al. 2018)."""
-    body = nn.Sequential(
-        nn.Conv2d(in_channels, width, 4, 2, 1),
-        nn.LeakyReLU(0.2),
-        nn.Conv2d(width, 2 * width, 4, 2, 1),
-        nn.LeakyReLU(0.2),
-    )
-    body.apply(dcgan_init)
-    for layer in body:
-        if isinstance(layer, nn.Conv2d):
-            nn.utils.parametrizations.spectral_norm(layer)
-    return body
-
-
-def _head(width: int) -> nn.Module:
-    head = nn.Conv2d(2 * width, 1, 7, 1, 0)  # 7 -> 1: the unconditional logit psi(phi(x))
-    dcgan_init(head)
-    return nn.utils.parametrizations.spectral_norm(head)
+def body_and_head(in_channels: int, width: int) -> tuple[nn.Module, nn.Module]:
+    """Lesson 3's improved D (spectral norm, ``nets.dcgan_discriminator``) split in two: the
+    body phi, 28 -> 14 -> 7 with LeakyReLU, reading ``in_channels`` maps; and the head psi,
+    the 7x7 convolution to one logit."""
+    discriminator = dcgan_discriminator(width, norm="spectral", in_channels=in_channels)
+    return discriminator[:4], discriminator[4]
 
 
 class ConcatDiscriminator(nn.Module):
@@ -99,7 +73,7 @@ class ConcatDiscriminator(nn.Module):
         super().__init__()
         check_count(width, "width")
         self.classes = classes
-        self.body, self.head = _body(1 + classes, width), _head(width)
+        self.body, self.head = body_and_head(1 + classes, width)
 
     def forward(self, images: Tensor, labels: Tensor) -> Tensor:
         maps = one_hot(labels, self.classes, images)[:, :, None, None]
@@ -116,7 +90,7 @@ class ProjectionDiscriminator(nn.Module):
     def __init__(self, width: int = 64, classes: int = CLASSES) -> None:
         super().__init__()
         check_count(width, "width")
-        self.body, self.head = _body(1, width), _head(width)
+        self.body, self.head = body_and_head(1, width)
         self.embed = nn.utils.parametrizations.spectral_norm(nn.Embedding(classes, 2 * width))
         nn.init.normal_(self.embed.parametrizations.weight.original, 0.0, 0.02)
 
@@ -196,11 +170,7 @@ class ConditionalGame:
             loss = (1 - self.mismatch) * loss + self.mismatch * self.d_cost(
                 real_logits, wrong_logits
             )
-        return DSideResult(
-            loss,
-            mean_output(real_logits.detach(), self.scores),
-            mean_output(fake_logits.detach(), self.scores),
-        )
+        return d_side_result(loss, real_logits, fake_logits, self.scores)
 
     def after_d_step(self, players: Players) -> None:
         pass
@@ -292,18 +262,14 @@ def benchmark(device: torch.device, seed: int, budget: str) -> Outcome:
     class (labels 0-9 in turn); labels.npy the label asked for each."""
     from . import recipes
     from .data import load_mnist
+    from .dcgan import record_moments
     from .evaluator import gan_training_digits, load_or_train_evaluator
 
     recipe = recipes.CGAN
     digits = load_mnist()
     evaluator = load_or_train_evaluator(digits)
     run = recipes.build(recipe, gan_training_digits(digits), seed, device)
-    seconds = recipe.seconds(budget)
-    moments = (
-        {"at_seconds": tuple(seconds * i / 8 for i in range(1, 8))}
-        if seconds is not None
-        else {"every_steps": -(-recipe.steps(budget) // 8)}
-    )
+    moments = record_moments(recipe, budget)
     curve = conditional_record(run.generator, evaluator, **moments, verbose=True)
     history = recipes.train(run, recipe, budget, callback=curve)
     steps = history.step[-1]
@@ -408,7 +374,7 @@ class CaptionGenerator(nn.Module):
     def __init__(self, latent_dim: int = 100, width: int = 64, text_dim: int = 32) -> None:
         super().__init__()
         self.latent_dim, self.text = latent_dim, BagOfWords(text_dim)
-        self.net = ConditionalGenerator(latent_dim, width, classes=text_dim).net
+        self.net = dcgan_generator(latent_dim + text_dim, width)
 
     def forward(self, z: Tensor, tokens: Tensor) -> Tensor:
         return self.net(torch.cat([z, self.text(tokens)], dim=1))
@@ -420,7 +386,8 @@ class CaptionDiscriminator(nn.Module):
 
     def __init__(self, width: int = 64) -> None:
         super().__init__()
-        self.body, self.head, self.text = _body(1, width), _head(width), BagOfWords(2 * width)
+        self.body, self.head = body_and_head(1, width)
+        self.text = BagOfWords(2 * width)
 
     def forward(self, images: Tensor, tokens: Tensor) -> Tensor:
         features = self.body(images)

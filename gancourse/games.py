@@ -176,6 +176,18 @@ def mean_output(logits: Tensor, scores: bool) -> Tensor:
     return logits.mean() if scores else torch.sigmoid(logits).mean()
 
 
+def d_side_result(
+    loss: Tensor, real_logits: Tensor, fake_logits: Tensor, scores: bool
+) -> DSideResult:
+    """What a discriminator-side update reports: its loss, and D's mean output on the data and
+    on the samples (:func:`mean_output`), detached."""
+    return DSideResult(
+        loss,
+        mean_output(real_logits.detach(), scores),
+        mean_output(fake_logits.detach(), scores),
+    )
+
+
 @dataclass(frozen=True)
 class AdversarialGame:
     """The game of G against a D that scores each sample with one number: D descends
@@ -208,11 +220,7 @@ class AdversarialGame:
         loss = self.d_cost(real_logits, fake_logits)
         if self.penalty is not None:
             loss = loss + self.penalty(discriminator, real, fake)
-        return DSideResult(
-            loss,
-            mean_output(real_logits.detach(), self.scores),
-            mean_output(fake_logits.detach(), self.scores),
-        )
+        return d_side_result(loss, real_logits, fake_logits, self.scores)
 
     def after_d_step(self, players: Players) -> None:
         if self.clip is not None:

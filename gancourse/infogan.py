@@ -19,18 +19,17 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .conditional import _body, _head
+from .conditional import body_and_head
 from .config import check_count, rng
 from .evaluator import CLASSES, Evaluator
-from .games import DSideResult, Players, check_batches, mean_output
-from .nets import Reshape, dcgan_init
+from .games import DSideResult, Players, check_batches, d_side_result
+from .nets import dcgan_generator
 from .record import BENCH_SAMPLES, Measurement, Outcome, Recorder
 from .strokes import slant, stroke_width
 
@@ -45,21 +44,8 @@ class InfoGenerator(nn.Module):
 
     def __init__(self, width: int = 64, noise_dim: int = NOISE_DIM) -> None:
         super().__init__()
-        check_count(width, "width")
-        inputs = noise_dim + CATEGORIES + CONTINUOUS
         self.latent_dim = noise_dim
-        self.net = nn.Sequential(
-            Reshape(inputs, 1, 1),
-            nn.ConvTranspose2d(inputs, 4 * width, 7, 1, 0, bias=False),  # 1 -> 7
-            nn.BatchNorm2d(4 * width),
-            nn.ReLU(),
-            nn.ConvTranspose2d(4 * width, 2 * width, 4, 2, 1, bias=False),  # 7 -> 14
-            nn.BatchNorm2d(2 * width),
-            nn.ReLU(),
-            nn.ConvTranspose2d(2 * width, 1, 4, 2, 1),  # 14 -> 28
-            nn.Tanh(),
-        )
-        self.net.apply(dcgan_init)
+        self.net = dcgan_generator(noise_dim + CATEGORIES + CONTINUOUS, width)
 
     def forward(self, z: Tensor, code: Tensor, continuous: Tensor) -> Tensor:
         one_hot = F.one_hot(code, CATEGORIES).to(z.dtype)
@@ -75,7 +61,7 @@ class InfoDiscriminator(nn.Module):
     def __init__(self, width: int = 64, hidden: int = 128) -> None:
         super().__init__()
         check_count(width, "width")
-        self.body, self.head = _body(1, width), _head(width)
+        self.body, self.head = body_and_head(1, width)
         self.q = nn.Sequential(
             nn.Flatten(),
             nn.Linear(2 * width * 7 * 7, hidden),
@@ -143,11 +129,7 @@ class InfoGame:
         fake_logits, q_out = discriminator.judge_and_read(fake)
         info, _ = information_loss(q_out, noise[1], noise[2], self.continuous_weight)
         loss = self.d_cost(real_logits, fake_logits) + self.weight * info
-        return DSideResult(
-            loss,
-            mean_output(real_logits.detach(), self.scores),
-            mean_output(fake_logits.detach(), self.scores),
-        )
+        return d_side_result(loss, real_logits, fake_logits, self.scores)
 
     def after_d_step(self, players: Players) -> None:
         pass
@@ -280,6 +262,7 @@ def benchmark(device: torch.device, seed: int, budget: str) -> Outcome:
     codes.npy: each one's categorical code."""
     from . import recipes
     from .data import load_mnist
+    from .dcgan import record_moments
     from .evaluator import gan_training_digits, load_or_train_evaluator
 
     recipe = recipes.INFOGAN
@@ -287,12 +270,7 @@ def benchmark(device: torch.device, seed: int, budget: str) -> Outcome:
     evaluator = load_or_train_evaluator(digits)
     training = gan_training_digits(digits)
     run = recipes.build(recipe, training.images, seed, device)  # the images alone: no labels
-    seconds = recipe.seconds(budget)
-    moments: dict[str, Any] = (
-        {"at_seconds": tuple(seconds * i / 8 for i in range(1, 8))}
-        if seconds is not None
-        else {"every_steps": -(-recipe.steps(budget) // 8)}
-    )
+    moments = record_moments(recipe, budget)
     curve = info_record(run.generator, run.discriminator, evaluator, **moments, verbose=True)
     history = recipes.train(run, recipe, budget, callback=curve)
     steps = history.step[-1]

@@ -267,7 +267,7 @@ D_NORMS = ("batch", "spectral", "none")
 
 
 def dcgan_discriminator(
-    width: int = 64, norm: str = "batch", minibatch_std: bool = False
+    width: int = 64, norm: str = "batch", minibatch_std: bool = False, in_channels: int = 1
 ) -> nn.Sequential:
     """The DCGAN discriminator adapted to 28x28: strided convolutions 28 -> 14 -> 7 instead of
     pooling, LeakyReLU 0.2, no fully connected hidden layer; returns one logit per image, (N, 1).
@@ -278,7 +278,8 @@ def dcgan_discriminator(
     on its own rather than against the rest of its batch. ``norm="none"``: neither, the critic of
     WGAN-GP (Gulrajani et al. 2017, arXiv 1704.00028), whose penalty keeps it Lipschitz and
     needs each score to depend on its own image only. ``minibatch_std`` adds a
-    :class:`MinibatchStd` feature map before the last layer.
+    :class:`MinibatchStd` feature map before the last layer. ``in_channels``: more maps beside
+    the image (a conditional D's label maps, lesson 8).
     """
     check_count(width, "width")
     if norm not in D_NORMS:
@@ -287,7 +288,7 @@ def dcgan_discriminator(
     batch = norm == "batch"
     hidden = nn.Conv2d(width, 2 * width, 4, 2, 1, bias=not batch)  # batch norm has its own shift
     layers: list[nn.Module] = [
-        nn.Conv2d(1, width, 4, 2, 1),  # 28 -> 14, no batch norm on the input layer
+        nn.Conv2d(in_channels, width, 4, 2, 1),  # 28 -> 14, no batch norm on the input layer
         nn.LeakyReLU(0.2),
         hidden,  # 14 -> 7
         *([nn.BatchNorm2d(2 * width)] if batch else []),
