@@ -138,15 +138,19 @@ def sample_generator(
     *,
     latent_dim: int | None = None,
     batch: int = 1000,
+    offset: bool = True,
 ) -> Tensor:
     """``n`` samples G(z) on the CPU, z ~ N(0, I) in ``latent_dim`` dimensions (by default
     :func:`latent_size`): the course's one way to sample a generator. The noise comes from its
     own seeded generator (``config.rng``: ``seed`` plus ``GANCOURSE_SEED``), so the same seed
     gives the same samples whatever else has drawn random numbers; G is in evaluation mode for
-    the draw and goes back to its mode after. Images come as (n, 1, 28, 28), points as (n, d)."""
+    the draw and goes back to its mode after. Images come as (n, 1, 28, 28), points as (n, d).
+    With ``offset=False`` the seed is taken as it is, whatever GANCOURSE_SEED says: to draw a
+    recorded run's samples again."""
     device = next(generator.parameters()).device
     latent_dim = latent_size(generator) if latent_dim is None else latent_dim
-    noise = torch.randn(n, latent_dim, generator=config.rng(seed))
+    draw = config.rng(seed) if offset else torch.Generator().manual_seed(seed)
+    noise = torch.randn(n, latent_dim, generator=draw)
     was_training = generator.training
     generator.eval()
     samples = torch.cat([generator(z.to(device)).cpu() for z in noise.split(batch)])

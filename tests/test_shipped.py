@@ -32,14 +32,15 @@ def test_a_shipped_generator_is_small():
     assert max(sizes.values()) < 4_000_000, sizes
 
 
-def test_the_shipped_grid_generator_scores_its_figures_again(capsys):
+def test_the_shipped_grid_generator_scores_its_figures_again(capsys, monkeypatch):
+    monkeypatch.setenv("GANCOURSE_SEED", "3")  # other seeds elsewhere: the benchmark's noise here
     generator = shipped.load("grid-minibatch", "cpu")
     assert "trained by `python -m gancourse.bench grid-minibatch --budget full" in (
         capsys.readouterr().out
     )
     rows = shipped.measure_again("grid-minibatch", generator)
     assert set(rows) == {"modes_captured", "high_quality"}
-    assert all(shipped.agrees(row, key) for key, row in rows.items()), rows
+    assert all(row["now"] == row["then"] for row in rows.values()), rows  # the same samples
 
 
 def test_a_changed_or_missing_file_is_refused_with_what_to_do(tmp_path, monkeypatch):
