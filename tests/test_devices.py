@@ -20,8 +20,8 @@ import torch
 import torch.utils
 from torch._subclasses.fake_tensor import FakeTensorMode
 
-from gancourse import losses, nets, recipes, train
-from gancourse.data import grid
+from gancourse import conditional, infogan, losses, nets, recipes, train
+from gancourse.data import Digits, grid
 
 AWAY = torch.device("meta")
 
@@ -78,22 +78,46 @@ RECIPES = {
 }
 
 
+@pytest.fixture
+def real_captions(monkeypatch):
+    """Captions come from measuring the digits (medians, a held-out mask): values that fake
+    tensors do not hold. They are measured on the real CPU digits, as loading does."""
+    from torch._subclasses.fake_tensor import unset_fake_temporarily
+
+    measure = conditional.captioned
+
+    def captioned(digits):
+        with unset_fake_temporarily():
+            return measure(digits)
+
+    monkeypatch.setattr(conditional, "captioned", captioned)
+
+
 @pytest.mark.parametrize("name", RECIPES)
-def test_every_recipe_trains_away_from_the_cpu(name, no_history):
+def test_every_recipe_trains_away_from_the_cpu(name, no_history, real_captions):
     recipe = RECIPES[name]
     if recipe.players == "mlp":  # small batches: only the devices are checked
         recipe = dataclasses.replace(recipe, batch_size=32, n_critic=min(recipe.n_critic, 2))
     steps = recipe.gp_every + 1  # the lazy penalty is due on the first step
     # a 2D target's means are real numbers: the players' scale is read from them
     target = "gaussian1d" if recipe.latent_dim == 1 else grid()
+    if recipe.condition != "none":  # labelled digits, made (and captioned) on the CPU first
+        target = Digits(torch.rand(256, 1, 28, 28) * 2 - 1, torch.arange(256) % 10, "random")
     with away_from_the_cpu():
-        if recipe.players == "dcgan":
+        if recipe.players == "dcgan" and recipe.condition == "none":
             target = torch.rand(256, 1, 28, 28) * 2 - 1  # the digits start on the CPU, as loaded
         run = recipes.build(recipe, target, device=AWAY)
         history = recipes.train(run, recipe, steps=steps, progress=False)
         assert len(history) == steps
         assert all(p.device == AWAY for p in run.generator.parameters())
-        if recipe.players == "dcgan":
+        if recipe.condition in ("concat", "projection"):
+            drawn = conditional.sample_for_labels(run.generator, torch.arange(8), seed=0, batch=4)
+            assert drawn.device.type == "cpu"
+        elif recipe.infogan:
+            code, continuous = torch.arange(8) % 10, torch.zeros(8, infogan.CONTINUOUS)
+            drawn = infogan.sample_codes(run.generator, code, continuous, seed=0, batch=4)
+            assert drawn.device.type == "cpu"
+        elif recipe.players == "dcgan" and recipe.condition == "none":
             assert nets.sample_generator(run.generator, 8, seed=0, batch=4).device.type == "cpu"
 
 
