@@ -27,7 +27,7 @@ from . import strokes
 from .config import check_count, rng
 from .evaluator import Evaluator
 from .games import DSideResult, Players, check_batches, d_side_result
-from .nets import dcgan_discriminator, dcgan_generator
+from .nets import dcgan_discriminator, dcgan_generator, decode
 from .record import BENCH_SAMPLES, Measurement, Outcome, Recorder
 
 CLASSES = 10
@@ -182,22 +182,11 @@ class ConditionalGame:
         return self.g_cost(players.discriminator(players.generator(z, asked), asked))
 
 
-@torch.no_grad()
 def sample_for_labels(generator: nn.Module, labels: Tensor, seed: int, batch: int = 1000) -> Tensor:
     """G(z, y) on the CPU for each label asked for in ``labels``, z ~ N(0, I) from its own
-    seeded generator (``config.rng``), G in evaluation mode for the draw."""
-    device = next(generator.parameters()).device
+    seeded generator (``config.rng``), G in evaluation mode for the draw (``nets.decode``)."""
     noise = torch.randn(len(labels), generator.latent_dim, generator=rng(seed))
-    was_training = generator.training
-    generator.eval()
-    images = torch.cat(
-        [
-            generator(z.to(device), y.to(device)).cpu()
-            for z, y in zip(noise.split(batch), labels.split(batch), strict=True)
-        ]
-    )
-    generator.train(was_training)
-    return images
+    return decode(generator, noise, labels, batch=batch)
 
 
 def asked_labels(n: int, classes: int = CLASSES) -> Tensor:

@@ -29,7 +29,7 @@ from .conditional import body_and_head
 from .config import check_count, rng
 from .evaluator import CLASSES, Evaluator
 from .games import DSideResult, Players, check_batches, d_side_result
-from .nets import dcgan_generator
+from .nets import dcgan_generator, decode
 from .record import BENCH_SAMPLES, Measurement, Outcome, Recorder
 from .strokes import slant, stroke_width
 
@@ -140,26 +140,13 @@ class InfoGame:
         return self.g_cost(logits) + self.weight * info
 
 
-@torch.no_grad()
 def sample_codes(
     generator: nn.Module, code: Tensor, continuous: Tensor, seed: int, batch: int = 1000
 ) -> Tensor:
     """G(z, c, u) on the CPU for the given codes, z ~ N(0, I) from its own seeded generator,
-    G in evaluation mode for the draw."""
-    device = next(generator.parameters()).device
+    G in evaluation mode for the draw (``nets.decode``)."""
     z = torch.randn(len(code), generator.latent_dim, generator=rng(seed))
-    was_training = generator.training
-    generator.eval()
-    images = torch.cat(
-        [
-            generator(zz.to(device), cc.to(device), uu.to(device)).cpu()
-            for zz, cc, uu in zip(
-                z.split(batch), code.split(batch), continuous.split(batch), strict=True
-            )
-        ]
-    )
-    generator.train(was_training)
-    return images
+    return decode(generator, z, code, continuous, batch=batch)
 
 
 def best_mapping(codes: Tensor, classes: Tensor) -> tuple[dict[int, int], float]:
@@ -186,12 +173,7 @@ def traversal(
     continuous = torch.zeros(rows * count, CONTINUOUS)
     continuous[:, which] = torch.tensor(list(values), dtype=torch.float32).repeat(rows)
     z = torch.randn(rows, generator.latent_dim, generator=rng(seed)).repeat_interleave(count, 0)
-    device = next(generator.parameters()).device
-    was_training = generator.training
-    generator.eval()
-    with torch.no_grad():
-        images = generator(z.to(device), code.to(device), continuous.to(device)).cpu()
-    generator.train(was_training)
+    images = decode(generator, z, code, continuous)
     return images.reshape(rows, count, *images.shape[1:])
 
 

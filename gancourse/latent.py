@@ -17,6 +17,7 @@ from torch import Tensor, nn
 
 from .config import rng
 from .evaluator import Evaluator
+from .nets import decode, latent_size
 from .strokes import stroke_width
 
 
@@ -43,22 +44,9 @@ class Pool:
         return chosen.nonzero().flatten()
 
 
-@torch.no_grad()
-def decode(generator: nn.Module, codes: Tensor, batch: int = 1000) -> Tensor:
-    """G(codes) on the CPU, G in evaluation mode."""
-    device = next(generator.parameters()).device
-    was_training = generator.training
-    generator.eval()
-    images = torch.cat([generator(c.to(device)).cpu() for c in codes.split(batch)])
-    generator.train(was_training)
-    return images
-
-
 def draw_pool(generator: nn.Module, evaluator: Evaluator, n: int, seed: int) -> Pool:
     """``n`` codes z ~ N(0, I) (noise of ``seed``), decoded and measured."""
-    latent = next(m for m in generator.modules() if isinstance(m, nn.ConvTranspose2d | nn.Linear))
-    size = latent.in_channels if isinstance(latent, nn.ConvTranspose2d) else latent.in_features
-    codes = torch.randn(n, size, generator=rng(seed))
+    codes = torch.randn(n, latent_size(generator), generator=rng(seed))
     images = decode(generator, codes)
     probabilities = torch.from_numpy(evaluator.features_and_probabilities(images)[1])
     confidence, classes = probabilities.max(dim=1)

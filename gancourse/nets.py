@@ -147,13 +147,21 @@ def sample_generator(
     the draw and goes back to its mode after. Images come as (n, 1, 28, 28), points as (n, d).
     With ``offset=False`` the seed is taken as it is, whatever GANCOURSE_SEED says: to draw a
     recorded run's samples again."""
-    device = next(generator.parameters()).device
     latent_dim = latent_size(generator) if latent_dim is None else latent_dim
     draw = config.rng(seed) if offset else torch.Generator().manual_seed(seed)
-    noise = torch.randn(n, latent_dim, generator=draw)
+    return decode(generator, torch.randn(n, latent_dim, generator=draw), batch=batch)
+
+
+@torch.no_grad()
+def decode(generator: nn.Module, *inputs: Tensor, batch: int = 1000) -> Tensor:
+    """G(*inputs) on the CPU, in chunks of ``batch`` rows moved to G's device, with G in
+    evaluation mode for the draw and back in its mode after: how every lesson draws from a
+    generator it is given inputs for (noise; noise and labels; noise and codes)."""
+    device = next(generator.parameters()).device
     was_training = generator.training
     generator.eval()
-    samples = torch.cat([generator(z.to(device)).cpu() for z in noise.split(batch)])
+    chunks = zip(*(x.split(batch) for x in inputs), strict=True)
+    samples = torch.cat([generator(*(x.to(device) for x in chunk)).cpu() for chunk in chunks])
     generator.train(was_training)
     return samples
 
