@@ -182,10 +182,13 @@ class ConditionalGame:
         return self.g_cost(players.discriminator(players.generator(z, asked), asked))
 
 
-def sample_for_labels(generator: nn.Module, labels: Tensor, seed: int, batch: int = 1000) -> Tensor:
+def sample_for_labels(
+    generator: nn.Module, labels: Tensor, seed: int, batch: int = 1000, offset: bool = True
+) -> Tensor:
     """G(z, y) on the CPU for each label asked for in ``labels``, z ~ N(0, I) from its own
-    seeded generator (``config.rng``), G in evaluation mode for the draw (``nets.decode``)."""
-    noise = torch.randn(len(labels), generator.latent_dim, generator=rng(seed))
+    seeded generator (``config.rng``; ``offset=False``: the seed as it is, whatever
+    GANCOURSE_SEED says), G in evaluation mode for the draw (``nets.decode``)."""
+    noise = torch.randn(len(labels), generator.latent_dim, generator=rng(seed, offset=offset))
     return decode(generator, noise, labels, batch=batch)
 
 
@@ -222,13 +225,20 @@ def conditional_record(
     return Recorder(measure, every_steps, at_seconds, verbose=verbose)
 
 
-def measure(generator: nn.Module, evaluator: Evaluator, seed: int) -> dict[str, Any]:
-    """A conditional generator's figures on ``BENCH_SAMPLES`` digits, 1,000 asked of each class
-    (noise of ``seed``): the evaluator's accuracy against the labels asked for, the Frechet
-    ratio of them all (its first 3,000 on the bundled subset: 300 of each class), each class's
-    own Frechet ratio, and the share of each class the evaluator sees."""
-    labels = asked_labels(BENCH_SAMPLES)
-    images = sample_for_labels(generator, labels, seed)
+def measure(
+    generator: nn.Module,
+    evaluator: Evaluator,
+    seed: int,
+    offset: bool = True,
+    n: int = BENCH_SAMPLES,
+) -> dict[str, Any]:
+    """A conditional generator's figures on ``n`` digits (the benchmark's 10,000), as many asked
+    of each class (noise of ``seed``, see :func:`sample_for_labels`): the evaluator's accuracy
+    against the labels asked for, the Frechet ratio of them all (its first 3,000 on the bundled
+    subset: 300 of each class), each class's own Frechet ratio, and the share of each class
+    it sees."""
+    labels = asked_labels(n)
+    images = sample_for_labels(generator, labels, seed, offset=offset)
     figures = evaluator.evaluate(images)
     return {
         "images": images,
@@ -237,6 +247,8 @@ def measure(generator: nn.Module, evaluator: Evaluator, seed: int) -> dict[str, 
         "frechet_ratio": figures["frechet_ratio"],
         "inception_score": figures["inception_score"],
         "class_histogram": figures["class_histogram"],
+        "min_class_fraction": min(figures["class_histogram"]),
+        "max_class_fraction": max(figures["class_histogram"]),
         "class_frechet_ratios": [
             round(r, 3) for r in evaluator.class_frechet_ratios(images, labels)
         ],
@@ -265,13 +277,10 @@ def benchmark(device: torch.device, seed: int, budget: str) -> Outcome:
     curve.finish(steps)
     figures = measure(run.generator, evaluator, seed + 1)
     images, labels = figures.pop("images"), figures.pop("labels")
-    shares = figures["class_histogram"]
     return Outcome(
         samples=images.numpy(),
         metrics={
             **figures,
-            "min_class_fraction": min(shares),
-            "max_class_fraction": max(shares),
             "curve": curve.points,
             "data": digits.source,
             "evaluator_accuracy": evaluator.accuracy,
@@ -345,43 +354,46 @@ def held_out(classes: Tensor, thick: Tensor, right: Tensor) -> Tensor:
     return combination == classes.cpu() % 4
 
 
-class BagOfWords(nn.Module):
-    """A caption's embedding: the sum of its words' learned vectors (word order ignored)."""
-
-    def __init__(self, dim: int) -> None:
-        super().__init__()
-        self.words = nn.EmbeddingBag(len(VOCABULARY), dim, mode="sum")
-        nn.init.normal_(self.words.weight, 0.0, 0.1)
-
-    def forward(self, tokens: Tensor) -> Tensor:
-        return self.words(tokens)
+def word_counts(tokens: Tensor, like: Tensor) -> Tensor:
+    """A caption as a bag of words: how often each word of ``VOCABULARY`` occurs, (N, 16), of
+    ``like``'s dtype and device. Word order is lost. A linear layer on the counts is the sum of
+    one learned vector per word, the bag-of-words embedding."""
+    return F.one_hot(tokens, len(VOCABULARY)).sum(dim=1).to(dtype=like.dtype, device=like.device)
 
 
 class CaptionGenerator(nn.Module):
-    """G(z, caption): lesson 3's DCGAN generator fed [z, bag-of-words(caption)]."""
+    """G(z, caption): lesson 3's DCGAN generator fed [z, word counts], as the conditional G is
+    fed [z, onehot(y)]. Its first layer embeds the words: each word's column of weights is its
+    learned vector, summed over the caption. The counts keep the scale of a one-hot label; a
+    separate embedding table fed to G, free to grow, drowned z, and G drew one digit per
+    caption whatever z was (README, lesson 8)."""
 
-    def __init__(self, latent_dim: int = 100, width: int = 64, text_dim: int = 32) -> None:
+    def __init__(self, latent_dim: int = 100, width: int = 64) -> None:
         super().__init__()
-        self.latent_dim, self.text = latent_dim, BagOfWords(text_dim)
-        self.net = dcgan_generator(latent_dim + text_dim, width)
+        check_count(latent_dim, "latent_dim")
+        self.latent_dim = latent_dim
+        self.net = dcgan_generator(latent_dim + len(VOCABULARY), width)
 
     def forward(self, z: Tensor, tokens: Tensor) -> Tensor:
-        return self.net(torch.cat([z, self.text(tokens)], dim=1))
+        return self.net(torch.cat([z, word_counts(tokens, z)], dim=1))
 
 
 class CaptionDiscriminator(nn.Module):
-    """D(x, caption) = psi(phi(x)) + bag-of-words(caption) . sum_positions phi(x): the
-    projection discriminator with the caption's embedding in place of a class's."""
+    """D(x, caption) = psi(phi(x)) + embed(caption) . sum_positions phi(x): the projection
+    discriminator with the caption's bag-of-words embedding (a spectral-norm linear map of the
+    word counts, as the class vectors are spectrally normed) in place of a class's vector."""
 
     def __init__(self, width: int = 64) -> None:
         super().__init__()
+        check_count(width, "width")
         self.body, self.head = body_and_head(1, width)
-        self.text = BagOfWords(2 * width)
+        embed = nn.Linear(len(VOCABULARY), 2 * width, bias=False)
+        self.embed = nn.utils.parametrizations.spectral_norm(embed)
 
     def forward(self, images: Tensor, tokens: Tensor) -> Tensor:
         features = self.body(images)
-        projection = (self.text(tokens) * features.sum(dim=(2, 3))).sum(dim=1, keepdim=True)
-        return self.head(features).flatten(1) + projection
+        text = self.embed(word_counts(tokens, images))
+        return self.head(features).flatten(1) + (text * features.sum(dim=(2, 3))).sum(1, True)
 
 
 def other_captions(tokens: Tensor) -> Tensor:

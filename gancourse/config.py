@@ -137,6 +137,11 @@ def check_seed(seed: object, name: str = "seed") -> None:
         raise ValueError(f"{name} must be a whole number from 0 to 2**32 - 1, got {seed!r}")
 
 
+def _checked(seed: int) -> int:
+    check_seed(seed)
+    return int(seed)
+
+
 def seed_offset() -> int:
     """``GANCOURSE_SEED``: a non-negative integer added to every seed the course uses (0 when
     unset). Re-running a notebook with ``GANCOURSE_SEED=3`` re-runs every experiment in it on
@@ -175,11 +180,12 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)  # also seeds every CUDA and MPS device
 
 
-def rng(seed: int, device: torch.device | str = "cpu") -> torch.Generator:
+def rng(seed: int, device: torch.device | str = "cpu", offset: bool = True) -> torch.Generator:
     """A random generator of its own on ``device``, seeded with :func:`seeded` (``seed`` plus
     ``GANCOURSE_SEED``): for noise that must not move, or be moved by, the global generator
-    that training draws from (fixed evaluation noise, snapshots)."""
-    return torch.Generator(device=device).manual_seed(seeded(seed))
+    that training draws from (fixed evaluation noise, snapshots). With ``offset=False`` the
+    seed is taken as it is, whatever GANCOURSE_SEED says: to draw a recorded run's noise again."""
+    return torch.Generator(device=device).manual_seed(seeded(seed) if offset else _checked(seed))
 
 
 def data_dir() -> Path:

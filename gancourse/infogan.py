@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -141,11 +142,17 @@ class InfoGame:
 
 
 def sample_codes(
-    generator: nn.Module, code: Tensor, continuous: Tensor, seed: int, batch: int = 1000
+    generator: nn.Module,
+    code: Tensor,
+    continuous: Tensor,
+    seed: int,
+    batch: int = 1000,
+    offset: bool = True,
 ) -> Tensor:
-    """G(z, c, u) on the CPU for the given codes, z ~ N(0, I) from its own seeded generator,
-    G in evaluation mode for the draw (``nets.decode``)."""
-    z = torch.randn(len(code), generator.latent_dim, generator=rng(seed))
+    """G(z, c, u) on the CPU for the given codes, z ~ N(0, I) from its own seeded generator
+    (``config.rng``; ``offset=False``: the seed as it is), G in evaluation mode for the draw
+    (``nets.decode``)."""
+    z = torch.randn(len(code), generator.latent_dim, generator=rng(seed, offset=offset))
     return decode(generator, z, code, continuous, batch=batch)
 
 
@@ -197,6 +204,27 @@ def traversal_effects(
     kept = (classes == classes[:, count // 2 : count // 2 + 1]).float().mean().item()
     return {"slant_per_unit": slope(slant(flat)), "width_per_unit": slope(stroke_width(flat)),
             "class_kept": kept}  # fmt: skip
+
+
+def measure(
+    generator: nn.Module, evaluator: Evaluator, seed: int, offset: bool = True
+) -> dict[str, Any]:
+    """An InfoGAN generator's figures on ``BENCH_SAMPLES`` digits, categorical codes 0-9 in
+    turn, continuous codes uniform on [-1, 1] (noise of ``seed + 1``), z of ``seed`` (see
+    :func:`sample_codes`): the best one-to-one mapping from codes to the evaluator's classes
+    and the share it gets right, and the Frechet ratio; with the images and their codes."""
+    code = torch.arange(BENCH_SAMPLES).remainder(CATEGORIES)
+    draw = rng(seed + 1, offset=offset)
+    continuous = torch.rand(BENCH_SAMPLES, CONTINUOUS, generator=draw) * 2 - 1
+    images = sample_codes(generator, code, continuous, seed, offset=offset)
+    mapping, accuracy = best_mapping(code, evaluator.predict(images))
+    return {
+        "images": images,
+        "codes": code,
+        "mapping_accuracy": accuracy,
+        "mapping": {str(c): d for c, d in mapping.items()},
+        "frechet_ratio": evaluator.evaluate(images)["frechet_ratio"],
+    }
 
 
 def info_record(
@@ -257,10 +285,8 @@ def benchmark(device: torch.device, seed: int, budget: str) -> Outcome:
     history = recipes.train(run, recipe, budget, callback=curve)
     steps = history.step[-1]
     curve.finish(steps)
-    code = torch.arange(BENCH_SAMPLES).remainder(CATEGORIES)
-    continuous = torch.rand(BENCH_SAMPLES, CONTINUOUS, generator=rng(seed + 2)) * 2 - 1
-    images = sample_codes(run.generator, code, continuous, seed + 1)
-    mapping, accuracy = best_mapping(code, evaluator.predict(images))
+    figures = measure(run.generator, evaluator, seed + 1)
+    images, code = figures.pop("images"), figures.pop("codes")
     values = [-2.0, -1.0, 0.0, 1.0, 2.0]
     effects = {
         f"continuous_{k}": traversal_effects(
@@ -271,9 +297,7 @@ def benchmark(device: torch.device, seed: int, budget: str) -> Outcome:
     return Outcome(
         samples=images.numpy(),
         metrics={
-            "mapping_accuracy": accuracy,
-            "mapping": {str(c): d for c, d in mapping.items()},
-            "frechet_ratio": evaluator.evaluate(images)["frechet_ratio"],
+            **figures,
             "information_bound": curve.points[-1]["information_bound"],
             "information_ceiling": math.log(CATEGORIES),
             **effects,

@@ -2,7 +2,8 @@
 section 6.3.2): "smiling woman - neutral woman + neutral man = smiling man", on digits.
 
 A concept is a set of codes z whose digits share a class and an attribute (thick or thin
-strokes, ``strokes.stroke_width``), found by drawing many digits from a trained unconditional
+strokes, ``strokes.stroke_width``; or any other measure, such as ``strokes.slant``: leaning
+right or left), found by drawing many digits from a trained unconditional
 generator and measuring them: the evaluator gives the class, the pixels the attribute. The
 paper averaged the codes of three exemplars per concept, since arithmetic on single codes was
 unstable; :func:`success_rate` measures both over many random choices of exemplars.
@@ -10,6 +11,7 @@ unstable; :func:`success_rate` measures both over many random choices of exempla
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -20,37 +22,41 @@ from .evaluator import Evaluator
 from .nets import decode, latent_size
 from .strokes import stroke_width
 
+Measure = Callable[[Tensor], Tensor]  # images (N, 1, 28, 28) -> one number each, (N,)
+
 
 @dataclass
 class Pool:
     """Codes drawn for a generator, and what their digits are: the evaluator's class and its
-    confidence, the stroke width."""
+    confidence, and the attribute measured (the stroke width unless told otherwise)."""
 
     codes: Tensor  # (N, latent)
     classes: Tensor  # (N,)
     confidence: Tensor  # (N,) the evaluator's probability of its class
-    width: Tensor  # (N,)
+    attribute: Tensor  # (N,)
 
-    def concept(self, digit: int, thick: bool, share: float = 0.2, sure: float = 0.9) -> Tensor:
+    def concept(self, digit: int, high: bool, share: float = 0.2, sure: float = 0.9) -> Tensor:
         """The indices of confidently classified ``digit`` s (the evaluator's probability above
-        ``sure``) among the thickest (``thick``) or the thinnest ``share`` of that class's
-        strokes in the pool: a concept's exemplars."""
+        ``sure``) among the ``share`` of that class in the pool with the highest attribute
+        (``high``: the thickest strokes) or the lowest (the thinnest): a concept's exemplars."""
         mine = (self.classes == digit) & (self.confidence > sure)
-        widths = self.width[mine]
-        if len(widths) < 10:
-            raise ValueError(f"only {len(widths)} confident {digit}s in the pool: draw more codes")
-        cut = widths.quantile(1 - share if thick else share)
-        chosen = mine & ((self.width >= cut) if thick else (self.width <= cut))
+        values = self.attribute[mine]
+        if len(values) < 10:
+            raise ValueError(f"only {len(values)} confident {digit}s in the pool: draw more codes")
+        cut = values.quantile(1 - share if high else share)
+        chosen = mine & ((self.attribute >= cut) if high else (self.attribute <= cut))
         return chosen.nonzero().flatten()
 
 
-def draw_pool(generator: nn.Module, evaluator: Evaluator, n: int, seed: int) -> Pool:
-    """``n`` codes z ~ N(0, I) (noise of ``seed``), decoded and measured."""
+def draw_pool(
+    generator: nn.Module, evaluator: Evaluator, n: int, seed: int, measure: Measure = stroke_width
+) -> Pool:
+    """``n`` codes z ~ N(0, I) (noise of ``seed``), decoded, classified and ``measure`` d."""
     codes = torch.randn(n, latent_size(generator), generator=rng(seed))
     images = decode(generator, codes)
     probabilities = torch.from_numpy(evaluator.features_and_probabilities(images)[1])
     confidence, classes = probabilities.max(dim=1)
-    return Pool(codes, classes, confidence, stroke_width(images))
+    return Pool(codes, classes, confidence, measure(images))
 
 
 def combine(a: Tensor, b: Tensor, c: Tensor) -> Tensor:
@@ -67,12 +73,14 @@ def success_rate(
     exemplars: int,
     trials: int,
     seed: int,
+    measure: Measure = stroke_width,
 ) -> dict[str, float]:
-    """thick ``source`` - thin ``source`` + thin ``target``, over ``trials`` random choices of
-    ``exemplars`` codes per concept (:meth:`Pool.concept`): how often the result is a
-    ``target`` (the evaluator's class), and how often it is a ``target`` drawn thicker than
-    every thin ``target`` exemplar that went into its sum. Also the mean stroke width of the
-    results and of the thin target exemplars."""
+    """high ``source`` - low ``source`` + low ``target`` (thick 7 - thin 7 + thin 3, with the
+    stroke width as the pool's attribute), over ``trials`` random choices of ``exemplars``
+    codes per concept (:meth:`Pool.concept`): how often the result is a ``target`` (the
+    evaluator's class), and how often it is a ``target`` whose attribute (``measure``, the
+    pool's) is higher than that of every low ``target`` exemplar that went into its sum. Also
+    the mean attribute of the results and of the low target exemplars."""
     concepts = [
         pool.concept(source, True),
         pool.concept(source, False),
@@ -85,11 +93,11 @@ def success_rate(
     ]  # three (trials, exemplars) tables of indices into the pool
     codes = torch.stack([combine(*(pool.codes[c[t]] for c in chosen)) for t in range(trials)])
     images = decode(generator, codes)
-    is_target, width = evaluator.predict(images) == target, stroke_width(images)
-    thickest_thin = pool.width[chosen[2]].max(dim=1).values
+    is_target, value = evaluator.predict(images) == target, measure(images)
+    highest_low = pool.attribute[chosen[2]].max(dim=1).values
     return {
         "target_class": is_target.float().mean().item(),
-        "target_and_thick": (is_target & (width > thickest_thin)).float().mean().item(),
-        "result_width": width.mean().item(),
-        "thin_target_width": pool.width[concepts[2]].mean().item(),
+        "target_and_higher": (is_target & (value > highest_low)).float().mean().item(),
+        "result_attribute": value.mean().item(),
+        "low_target_attribute": pool.attribute[concepts[2]].mean().item(),
     }

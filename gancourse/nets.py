@@ -148,7 +148,7 @@ def sample_generator(
     With ``offset=False`` the seed is taken as it is, whatever GANCOURSE_SEED says: to draw a
     recorded run's samples again."""
     latent_dim = latent_size(generator) if latent_dim is None else latent_dim
-    draw = config.rng(seed) if offset else torch.Generator().manual_seed(seed)
+    draw = config.rng(seed, offset=offset)
     return decode(generator, torch.randn(n, latent_dim, generator=draw), batch=batch)
 
 

@@ -26,7 +26,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from . import config
+from . import conditional, config, infogan
 from .data import mixture
 from .evaluator import Evaluator
 from .metrics import mode_coverage
@@ -42,14 +42,18 @@ GENERATOR_FORMAT = 1
 KEPT_FIGURES = (
     "frechet_ratio", "min_class_fraction", "inception_score", "plain_frechet_ratio",
     "modes_captured", "modes", "high_quality", "reverse_kl", "target", "data",
-    "gan_training_digits", "evaluator_accuracy",
+    "gan_training_digits", "evaluator_accuracy", "label_accuracy", "mapping_accuracy",
+    "information_bound",
 )  # fmt: skip
 # Which figures a fresh measurement must give again, and how closely (relative for the Frechet
 # ratio, absolute for the others). The same weights and noise give the same samples up to
 # floating-point rounding; what can move the figures is an evaluator retrained on another
 # machine or device. The tolerances cover that and stay far below the gaps the lessons teach
 # (a factor of 4 in Frechet ratio, 25 modes against 0).
-REMEASURED = {"frechet_ratio": 0.10, "modes_captured": 1, "high_quality": 0.02}
+REMEASURED = {
+    "frechet_ratio": 0.10, "modes_captured": 1, "high_quality": 0.02, "label_accuracy": 0.02,
+    "mapping_accuracy": 0.02,
+}  # fmt: skip
 
 
 def save_generator(path: str | Path, generator: nn.Module, recipe: Recipe) -> Path:
@@ -110,7 +114,10 @@ def verified_path(name: str) -> Path:
 
 
 # The figures that describe a shipped generator in one line.
-SHOWN = ("frechet_ratio", "min_class_fraction", "modes_captured", "high_quality", "reverse_kl")
+SHOWN = (
+    "frechet_ratio", "min_class_fraction", "label_accuracy", "mapping_accuracy",
+    "modes_captured", "high_quality", "reverse_kl",
+)  # fmt: skip
 
 
 def describe(name: str) -> str:
@@ -138,23 +145,28 @@ def measure_again(
 ) -> dict[str, dict[str, float]]:
     """Shipped generator ``name``'s figures kept in the manifest ("then") beside the same
     figures measured now ("now") on the samples its benchmark measured: 10,000 from noise of
-    seed + 1 (the benchmark's, whatever GANCOURSE_SEED is now), scored by the lesson's
-    ``evaluator`` for digits and by VEEGAN's mode metrics on the first 2,500 for a 2D
-    mixture; with each figure's ``tolerance`` (``REMEASURED``)."""
+    seed + 1 (the benchmark's, whatever GANCOURSE_SEED is now; with the labels or codes it
+    asked for), scored by the lesson's ``evaluator`` for digits and by VEEGAN's mode metrics
+    on the first 2,500 for a 2D mixture; with each figure's ``tolerance`` (``REMEASURED``)."""
     entry = _entry(name)
     kept = entry["figures"]
     # the benchmark's own noise, whatever GANCOURSE_SEED says now: the same samples, so that
     # only the device's rounding or a retrained evaluator can move the figures
     noise_seed = entry["seed"] + entry.get("seed_offset", 0) + 1
-    samples = sample_generator(generator, BENCH_SAMPLES, seed=noise_seed, offset=False)
-    if "target" in kept:
-        mix = mixture(kept["target"])
-        points = samples[:EVAL_SAMPLES].numpy()
-        now = mode_coverage(points, mix.means.numpy(), mix.std).as_dict()
-    elif evaluator is None:
+    if "target" not in kept and evaluator is None:
         raise ValueError(f"{name!r} draws digits: pass the lesson's evaluator to measure it")
+    if entry["benchmark"] == "cgan":
+        now = conditional.measure(generator, evaluator, noise_seed, offset=False)
+    elif entry["benchmark"] == "infogan":
+        now = infogan.measure(generator, evaluator, noise_seed, offset=False)
     else:
-        now = evaluator.evaluate(samples)
+        samples = sample_generator(generator, BENCH_SAMPLES, seed=noise_seed, offset=False)
+        if "target" in kept:
+            mix = mixture(kept["target"])
+            points = samples[:EVAL_SAMPLES].numpy()
+            now = mode_coverage(points, mix.means.numpy(), mix.std).as_dict()
+        else:
+            now = evaluator.evaluate(samples)
     return {
         key: {"then": kept[key], "now": float(now[key]), "tolerance": tolerance}
         for key, tolerance in REMEASURED.items()

@@ -116,12 +116,16 @@ def set_learning_rates(
 def _progress_bar(
     label: str, hidden: bool, steps: int | None, start: int, time_limit: float | None
 ) -> tqdm:
+    # One refresh a second: a notebook's output channel holds about a thousand messages, and a
+    # cell that trains for minutes at tqdm's default ten a second overflows it (nbval then
+    # loses the cell's end and fails it)
     if time_limit is None:
-        return tqdm(total=steps, initial=start, desc=label, disable=hidden)
+        return tqdm(total=steps, initial=start, desc=label, disable=hidden, mininterval=1.0)
     return tqdm(  # the clock usually ends the run, so the bar counts seconds of training
         total=time_limit,
         desc=label,
         disable=hidden,
+        mininterval=1.0,
         bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s of training [{elapsed}{postfix}]",
     )
 

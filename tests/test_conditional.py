@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from gancourse import bench, conditional, infogan, losses, recipes, strokes
+from gancourse import bench, conditional, infogan, losses, nets, recipes, shipped, strokes
 from gancourse.data import Digits, load_mnist
 from gancourse.evaluator import gan_training_digits, load_or_train_evaluator
 from gancourse.games import Players
@@ -185,6 +185,7 @@ def test_cgan_quick_writes_digits_and_the_labels_asked_for(tmp_path, monkeypatch
     assert np.bincount(labels).tolist() == [1000] * 10 and labels.dtype == np.int64
     assert 0 <= result["label_accuracy"] <= 1 and len(result["class_frechet_ratios"]) == 10
     assert result["steps"] == 8 and len(result["curve"]) == 8
+    assert ships_and_scores_again(tmp_path, monkeypatch) == {"frechet_ratio", "label_accuracy"}
 
 
 def test_infogan_quick_writes_digits_and_their_codes(tmp_path, monkeypatch):
@@ -198,6 +199,22 @@ def test_infogan_quick_writes_digits_and_their_codes(tmp_path, monkeypatch):
         range(10)
     )
     assert set(result["continuous_0"]) == {"slant_per_unit", "width_per_unit", "class_kept"}
+    assert ships_and_scores_again(tmp_path, monkeypatch) == {"frechet_ratio", "mapping_accuracy"}
+
+
+def ships_and_scores_again(out, monkeypatch) -> set[str]:
+    """Ship the generator a benchmark wrote to ``out``, load it, measure it again under another
+    GANCOURSE_SEED: the same samples (its labels or codes too) give the same figures. Returns
+    the names of the figures compared."""
+    folder = out / "shipped"
+    monkeypatch.setattr(shipped, "FOLDER", folder)
+    monkeypatch.setattr(shipped, "MANIFEST", folder / "models.json")
+    shipped.add("lesson8-test", out)
+    monkeypatch.setenv("GANCOURSE_SEED", "3")
+    evaluator = load_or_train_evaluator(load_mnist())
+    rows = shipped.measure_again("lesson8-test", shipped.load("lesson8-test", "cpu"), evaluator)
+    assert all(row["now"] == pytest.approx(row["then"], rel=1e-6) for row in rows.values()), rows
+    return set(rows)
 
 
 def test_captions_say_the_class_and_the_measured_attributes_and_hold_out_one_pairing_per_class():
@@ -223,6 +240,15 @@ def test_captions_say_the_class_and_the_measured_attributes_and_hold_out_one_pai
     assert (shuffled != tokens).any(dim=1).float().mean() > 0.9  # mostly another caption
 
 
+def test_a_caption_is_a_bag_of_words_whose_order_does_not_matter():
+    tokens = torch.tensor([[conditional.WORD[w] for w in "a thick seven slanted left".split()]])
+    counts = conditional.word_counts(tokens, torch.zeros(1))
+    assert counts.sum() == 5 and counts[0, conditional.WORD["seven"]] == 1
+    generator = conditional.CaptionGenerator(latent_dim=4, width=8).eval()
+    z = torch.randn(1, 4)
+    assert torch.equal(generator(z, tokens), generator(z, tokens.flip(1)))
+
+
 def test_a_caption_recipe_trains_on_captioned_digits():
     training = gan_training_digits(load_mnist(verbose=False))
     run = recipes.build(recipes.CAPTIONS, training, seed=0)
@@ -239,10 +265,13 @@ def test_concepts_are_confident_digits_of_their_class_at_the_ends_of_the_stroke_
     evaluator = load_or_train_evaluator(load_mnist(verbose=False))
     generator = shipped.load("dcgan-improved", "cpu")
     pool = latent.draw_pool(generator, evaluator, 3000, seed=5)
-    thick, thin = pool.concept(7, thick=True), pool.concept(7, thick=False)
+    thick, thin = pool.concept(7, high=True), pool.concept(7, high=False)
     assert (pool.classes[thick] == 7).all() and (pool.confidence[thin] > 0.9).all()
-    assert pool.width[thick].min() > pool.width[thin].max()
+    assert pool.attribute[thick].min() > pool.attribute[thin].max()
     a, b, c = torch.randn(3, 1, 100), torch.randn(3, 1, 100), torch.randn(3, 1, 100)
     assert torch.allclose(latent.combine(a, b, c), a.mean(0) - b.mean(0) + c.mean(0))
     rates = latent.success_rate(generator, evaluator, pool, 7, 3, exemplars=3, trials=20, seed=0)
-    assert 0 <= rates["target_and_thick"] <= rates["target_class"] <= 1
+    assert 0 <= rates["target_and_higher"] <= rates["target_class"] <= 1
+    leaning = latent.draw_pool(generator, evaluator, 3000, seed=5, measure=strokes.slant)
+    assert torch.equal(leaning.codes, pool.codes) and torch.equal(leaning.classes, pool.classes)
+    assert torch.allclose(leaning.attribute, strokes.slant(nets.decode(generator, pool.codes)))

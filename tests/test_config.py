@@ -104,6 +104,15 @@ def test_seed_offset_shifts_every_seed(monkeypatch):
     )
 
 
+def test_a_recorded_runs_noise_is_drawn_again_whatever_the_offset(monkeypatch):
+    monkeypatch.setenv("GANCOURSE_SEED", "3")
+    recorded = torch.randn(3, generator=torch.Generator().manual_seed(5))
+    assert torch.equal(torch.randn(3, generator=config.rng(5, offset=False)), recorded)
+    assert not torch.equal(torch.randn(3, generator=config.rng(5)), recorded)
+    with pytest.raises(ValueError, match="seed must be a whole number"):
+        config.rng(-1, offset=False)
+
+
 @pytest.mark.parametrize("value", ["-1", "two", "1.5"])
 def test_bad_seed_offset_is_a_clear_error(monkeypatch, value):
     monkeypatch.setenv("GANCOURSE_SEED", value)

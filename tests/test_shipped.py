@@ -11,7 +11,13 @@ from matplotlib.colors import to_rgba
 
 from gancourse import bench, config, plots, recipes, shipped
 
-SHIPPED = {"dcgan-improved": 3, "grid-minibatch": 5, "wgan-gp-mnist": 6}  # name -> lesson
+SHIPPED = {
+    "cgan": 8,
+    "dcgan-improved": 3,
+    "grid-minibatch": 5,
+    "infogan": 8,
+    "wgan-gp-mnist": 6,
+}  # name -> lesson
 
 
 def test_every_lesson_named_in_the_issue_has_its_shipped_generator():

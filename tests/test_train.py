@@ -429,3 +429,12 @@ def test_the_generator_step_leaves_d_without_gradients_and_trainable():
     )
     assert all(p.requires_grad for p in d.parameters())
     assert all(p.grad is not None for p in g.parameters())
+
+
+def test_a_progress_bar_refreshes_once_a_second_so_a_long_cell_keeps_its_output():
+    from gancourse.train import _progress_bar
+
+    for steps, limit in ((100, None), (None, 60.0)):
+        bar = _progress_bar("run", False, steps, 0, limit)
+        assert bar.mininterval >= 1.0
+        bar.close()
