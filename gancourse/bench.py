@@ -31,7 +31,19 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import conditional, config, dcgan, infogan, recipes, shipped, toy1d, toy2d, train, wgan
+from . import (
+    conditional,
+    config,
+    dcgan,
+    infogan,
+    recipes,
+    semisupervised,
+    shipped,
+    toy1d,
+    toy2d,
+    train,
+    wgan,
+)
 from .data import load_mnist
 from .evaluator import gan_training_digits
 from .nets import sample_generator
@@ -134,8 +146,23 @@ BENCHMARKS: dict[str, tuple[Callable[[torch.device, int, str], Outcome], str]] =
         infogan.benchmark,
         "Lesson 8: InfoGAN; the categorical code against the classes, what the codes do",
     ),
+    "semi-supervised": (
+        semisupervised.benchmark,
+        "Lesson 9: K+1 GAN classifiers against labels only; test errors (--labels N)",
+    ),
     "steps": (steps, "Each lesson's training step: generator steps per second on this device"),
 }
+
+
+def check_labels(name: str, labels: int | None) -> dict[str, int]:
+    """The keyword a benchmark of ``LABELLED`` takes for ``labels`` (checked: a multiple of 10);
+    refused for the others, which learn from every digit or none."""
+    if labels is None:
+        return {"labels": LABELLED[name]} if name in LABELLED else {}
+    if name not in LABELLED:
+        raise ValueError(f"--labels is for {', '.join(LABELLED)}, not {name}")
+    semisupervised.labels_per_class(labels)
+    return {"labels": labels}
 
 
 def writable_folder(out: str | Path) -> Path:
@@ -159,18 +186,31 @@ def writable_folder(out: str | Path) -> Path:
     return folder
 
 
-def run(name: str, budget: str, out: Path, device: str | None = None, seed: int = 0) -> dict:
+# the benchmarks that take --labels: how many labelled digits they learn from
+LABELLED = {"semi-supervised": 100}
+
+
+def run(
+    name: str,
+    budget: str,
+    out: Path,
+    device: str | None = None,
+    seed: int = 0,
+    labels: int | None = None,
+) -> dict:
     """Run benchmark ``name`` at ``budget`` and write result.json and samples.npy into ``out``
-    (checked before training: :func:`writable_folder`)."""
+    (checked before training: :func:`writable_folder`); ``labels``: the labelled digits of a
+    benchmark in ``LABELLED`` (its default when None)."""
     if name not in BENCHMARKS:
         raise ValueError(f"unknown benchmark {name!r}: choose one of {', '.join(BENCHMARKS)}")
+    options = check_labels(name, labels)
     if budget not in config.BUDGETS:
         raise ValueError(f"unknown budget {budget!r}: choose one of {', '.join(config.BUDGETS)}")
     out = writable_folder(out)
     dev = config.device(device)
     config.seed_everything(seed)
     start = time.perf_counter()
-    outcome = BENCHMARKS[name][0](dev, seed, budget)
+    outcome = BENCHMARKS[name][0](dev, seed, budget, **options)
     total_seconds = time.perf_counter() - start
     result = {
         "name": name,
@@ -191,6 +231,8 @@ def run(name: str, budget: str, out: Path, device: str | None = None, seed: int 
     np.save(out / "samples.npy", outcome.samples)
     for name_, array in outcome.arrays.items():
         np.save(out / f"{name_}.npy", array)
+    for name_, write in outcome.files.items():
+        write(out / name_)
     if outcome.generator is not None:  # the course ships some: python -m gancourse.shipped add
         shipped.save_generator(out / "generator.pt", outcome.generator, outcome.recipe)
     (out / "result.json").write_text(json.dumps(result, indent=2) + "\n")
@@ -206,6 +248,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="folder for result.json and samples.npy")
     parser.add_argument("--device", choices=(*config.DEVICES, "auto"), default=None)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--labels", type=int, default=None,
+                        help="labelled digits (semi-supervised; default 100)")  # fmt: skip
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for PyTorch")
     parser.add_argument("--list", action="store_true", help="list the benchmarks and exit")
     args = parser.parse_args(argv)
@@ -219,6 +263,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown benchmark {args.name!r}: choose one of {', '.join(BENCHMARKS)}")
     try:  # every argument is checked before any training, so a bad one costs nothing
         config.check_seed(args.seed, "--seed")
+        check_labels(args.name, args.labels)
         if args.threads is not None:
             config.set_threads(args.threads, "--threads")
         budget = args.budget or config.budget()
@@ -226,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
         config.device(args.device)
     except ValueError as err:
         parser.error(str(err))
-    result = run(args.name, budget, out, args.device, args.seed)
+    result = run(args.name, budget, out, args.device, args.seed, args.labels)
     print(json.dumps(result, indent=2))
     return 0
 

@@ -186,6 +186,17 @@ def gan_training_digits(digits: Digits) -> Digits:
     return digits.subset(_parts(digits)["gan"], "the GAN's part")
 
 
+def held_out_digits(digits: Digits, count: int = 1000) -> Digits:
+    """``count`` digits of the reference part (no GAN and no evaluator trains on them), drawn in
+    a fixed order (seed 0, not offset): a test set every run and every seed shares."""
+    reference = _parts(digits)["reference"]
+    order = torch.randperm(len(reference), generator=torch.Generator().manual_seed(0))
+    if count > len(reference):
+        raise ValueError(f"asked for {count:,} held-out digits, but the reference part holds "
+                         f"{len(reference):,}: ask for fewer")  # fmt: skip
+    return digits.subset(reference[order[:count]], "held out")
+
+
 def train_evaluator(
     digits: Digits, epochs: int | None = None, seed: int = 0, verbose: bool = True
 ) -> Evaluator:

@@ -47,13 +47,23 @@ from .nets import (
     fast_layout,
     mlp,
 )
+from .semisupervised import (
+    KPlusOneDiscriminator,
+    KPlusOneGame,
+    SalimansGenerator,
+    Split,
+    SupervisedGame,
+    split_sampler,
+    uniform_noise,
+)
 from .train import linear_to_zero, train_gan
 
-PLAYERS = ("mlp", "dcgan")
+PLAYERS = ("mlp", "dcgan", "k_plus_one")
 D_KINDS = ("plain", "minibatch", "pacgan2")
 D_NORMS = ("batch", "spectral", "none")
 CONDITIONS = ("none", *DISCRIMINATORS, "caption")
 OPTIMIZERS = ("adam", "rmsprop")
+SEMI_SUPERVISED_KINDS = ("none", "feature_matching", "non_saturating", "labels_only")
 DCGAN_LATENT_DIM = 100
 GAUSSIAN_1D = Gaussian1D(mean=2.0, std=0.5)  # lessons 1 and 2's target
 
@@ -65,7 +75,8 @@ class Recipe:
 
     name: str
     players: str = "mlp"
-    """"mlp" (lessons 1, 2 and 4 to 6: multilayer perceptrons) or "dcgan" (lessons 3, 5, 6)."""
+    """"mlp" (lessons 1, 2 and 4 to 6: multilayer perceptrons), "dcgan" (lessons 3, 5, 6, 8) or
+    "k_plus_one" (lesson 9: Salimans et al.'s MLPs, D a classifier with K logits)."""
     latent_dim: int = 2
     """z's dimensions (an MLP's; the DCGAN's are ``DCGAN_LATENT_DIM``)."""
     g_hidden: int = 128
@@ -106,6 +117,15 @@ class Recipe:
     """InfoGAN's lambda: the weight of -L_I on both sides."""
     info_continuous_weight: float = 1.0
     """The continuous codes' share of -L_I (the authors' MNIST code: 1)."""
+    semi_supervised: str = "none"
+    """Lesson 9 (players="k_plus_one", ``semisupervised``): the K+1 GAN with G's objective,
+    "feature_matching" or "non_saturating"; or "labels_only", the classifier alone on the
+    labelled digits (no generator, no adversary)."""
+    k_plus_one_hidden: tuple[int, ...] = (1000, 500, 250, 250, 250)
+    """The K+1 discriminator's hidden layers."""
+    shift: int = 0
+    """Lesson 9: every real digit the classifier sees is moved by up to this many pixels
+    (``semisupervised.random_shift``)."""
     game: str = "non_saturating"
     """A name from ``games.GAMES``."""
     clip: float = 0.01
@@ -139,6 +159,7 @@ class Recipe:
             ("optimizer", self.optimizer, OPTIMIZERS),
             ("game", self.game, tuple(GAMES)),
             ("condition", self.condition, CONDITIONS),
+            ("semi_supervised", self.semi_supervised, SEMI_SUPERVISED_KINDS),
         ):
             if value not in choices:
                 raise ValueError(f"unknown {name} {value!r}: choose one of {', '.join(choices)}")
@@ -159,6 +180,12 @@ class Recipe:
             )
         if self.condition != "none" or self.infogan:
             self._check_conditional()
+        if (self.players == "k_plus_one") != (self.semi_supervised != "none"):
+            raise ValueError(
+                "a semi-supervised recipe (semi_supervised='feature_matching', "
+                "'non_saturating' or 'labels_only') has players='k_plus_one', and only it: got "
+                f"players={self.players!r}, semi_supervised={self.semi_supervised!r}"
+            )
         if self.d_kind == "pacgan2" and self.batch_size % 2:
             raise ValueError(f"PacGAN-2 needs an even batch size, got {self.batch_size}")
 
@@ -200,10 +227,10 @@ class Recipe:
         return asdict(self)
 
 
-Target = str | Gaussian1D | Mixture2D | Digits | Tensor
+Target = str | Gaussian1D | Mixture2D | Digits | Tensor | Split
 
 
-def target_named(target: Target) -> Gaussian1D | Mixture2D | Digits | Tensor:
+def target_named(target: Target) -> Gaussian1D | Mixture2D | Digits | Tensor | Split:
     """A target by name ("gaussian1d", "ring", "grid"); an object passes through."""
     if target == "gaussian1d":
         return GAUSSIAN_1D
@@ -250,6 +277,11 @@ def models(
     if recipe.players == "mlp":
         generator, discriminator = _mlp_players(recipe, data_dim, scale)
         return generator.to(device), discriminator.to(device)
+    if recipe.players == "k_plus_one":  # the baseline's classifier is its one side
+        classifier = KPlusOneDiscriminator(recipe.k_plus_one_hidden).to(device)
+        if recipe.semi_supervised == "labels_only":
+            return classifier, None
+        return SalimansGenerator().to(device), classifier
     if recipe.infogan:
         generator, discriminator = InfoGenerator(recipe.width), InfoDiscriminator(recipe.width)
         return fast_layout(generator, device), fast_layout(discriminator, device)
@@ -271,25 +303,29 @@ def models(
 
 
 def optimizers(
-    recipe: Recipe, generator: nn.Module, discriminator: nn.Module
-) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
-    """G's and D's optimisers: Adam with (beta1, beta2), or RMSProp as in WGAN's Algorithm 1."""
-    if recipe.optimizer == "rmsprop":
-        return (
-            torch.optim.RMSprop(generator.parameters(), lr=recipe.lr_g),
-            torch.optim.RMSprop(discriminator.parameters(), lr=recipe.lr_d),
-        )
-    betas = (recipe.beta1, recipe.beta2)
-    return (
-        torch.optim.Adam(generator.parameters(), lr=recipe.lr_g, betas=betas),
-        torch.optim.Adam(discriminator.parameters(), lr=recipe.lr_d, betas=betas),
-    )
+    recipe: Recipe, generator: nn.Module, discriminator: nn.Module | None
+) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer | None]:
+    """G's and D's optimisers: Adam with (beta1, beta2), or RMSProp as in WGAN's Algorithm 1
+    (none for a missing D)."""
+
+    def make(module: nn.Module | None, lr: float) -> torch.optim.Optimizer | None:
+        if module is None:
+            return None
+        if recipe.optimizer == "rmsprop":
+            return torch.optim.RMSprop(module.parameters(), lr=lr)
+        return torch.optim.Adam(module.parameters(), lr=lr, betas=(recipe.beta1, recipe.beta2))
+
+    return make(generator, recipe.lr_g), make(discriminator, recipe.lr_d)
 
 
 def game_of(recipe: Recipe, unit: float = 1.0) -> Game:
     """The recipe's game with its settings (``games.game``); ``unit`` is the distance that counts
     as one for a gradient penalty (the target's standard deviation when standardising). A
     conditional recipe plays its game's costs on labelled batches (``ConditionalGame``)."""
+    if recipe.semi_supervised == "labels_only":
+        return SupervisedGame()
+    if recipe.semi_supervised != "none":
+        return KPlusOneGame(f"k_plus_one_{recipe.semi_supervised}", recipe.semi_supervised)
     if recipe.infogan:
         plain = GAMES[recipe.game]
         return InfoGame(f"infogan_{plain.name}", plain.d_cost, plain.g_cost, recipe.info_weight,
@@ -319,7 +355,7 @@ class Run(WithPlayers):
 
     players: Players
     game: Game
-    sample_data: Callable[[int], Batch]  # a tensor, or (images, labels) for a conditional run
+    sample_data: Callable[[int], Batch]  # a tensor, (images, labels), or a semi-supervised triple
     sample_noise: Callable[[int], Batch]  # z, or (z, labels asked for), or InfoGAN's codes
     source: dict[str, Any] = field(default_factory=dict)  # the seed and the data, for a resume
 
@@ -331,6 +367,8 @@ def describe_target(target: Target) -> str:
         return f"N({target.mean:g}, {target.std:g}^2)"
     if isinstance(target, Mixture2D):
         return target.name
+    if isinstance(target, Split):
+        return target.source
     images = target.images if isinstance(target, Digits) else target
     where = f", {target.source}" if isinstance(target, Digits) else ""
     return f"images {tuple(images.shape)}{where}"
@@ -351,7 +389,18 @@ def build(
     opt_g, opt_d = optimizers(recipe, generator, discriminator)
     unit = scale if recipe.standardize else 1.0
     dims = latent_dim(recipe)
-    if recipe.condition != "none":  # (images, labels) and (z, labels asked for)
+    if recipe.semi_supervised != "none":  # (labelled, labels, unlabelled) and z ~ U(0, 1)
+        if not isinstance(target, Split):
+            raise ValueError(
+                "a semi-supervised recipe learns a semisupervised.Split of the digits: pass "
+                "semisupervised.split_digits(data.load_mnist())"
+            )
+        sample_data = split_sampler(target, device, recipe.shift)
+        sample_noise = uniform_noise(device)
+    elif isinstance(target, Split):
+        raise ValueError(f"recipe {recipe.name!r} is not semi-supervised: give it digits, and a "
+                         f"Split to a recipe with players='k_plus_one'")  # fmt: skip
+    elif recipe.condition != "none":  # (images, labels) and (z, labels asked for)
         if not isinstance(target, Digits):
             raise ValueError("a conditional recipe learns labelled digits: pass data.load_mnist()")
         if recipe.condition == "caption":
@@ -462,6 +511,25 @@ CGAN = replace(IMPROVED, name="cgan", condition="projection")
 CAPTIONS = replace(IMPROVED, name="captions", condition="caption", mismatch=0.5)
 # Lesson 8: InfoGAN on the improved recipe, lambda 1 for both kinds of code (the authors' code).
 INFOGAN = replace(IMPROVED, name="infogan", infogan=True)
+# Lesson 9: Salimans et al.'s semi-supervised MNIST models (D with K logits, Gaussian noise and
+# weight norm; G 500-500 softplus with batch norm), Adam 0.003, beta1 0.5, batch 100; here with
+# a narrower D, digits moved by up to 2 pixels, and rates falling to 0 over the budget. The
+# baseline is the same classifier on the labelled digits alone, for less time: it stops
+# improving within a minute.
+K_PLUS_ONE_FM = Recipe(
+    "k_plus_one_fm", players="k_plus_one", semi_supervised="feature_matching",
+    k_plus_one_hidden=(500, 250, 250), shift=2, lr_g=3e-3, lr_d=3e-3, batch_size=100,
+    lr_decay=True, quick_steps=3000, full_steps=None, full_seconds=600.0,
+)  # fmt: skip
+K_PLUS_ONE_NS = replace(
+    K_PLUS_ONE_FM, name="k_plus_one_ns", semi_supervised="non_saturating", quick_steps=1500,
+    full_seconds=240.0,
+)  # fmt: skip
+LABELS_ONLY = replace(
+    K_PLUS_ONE_FM, name="labels_only", semi_supervised="labels_only", quick_steps=1500,
+    full_seconds=60.0,
+)  # fmt: skip
+SEMI_SUPERVISED = (LABELS_ONLY, K_PLUS_ONE_NS, K_PLUS_ONE_FM)
 # The instructor's playground: lesson 4's players (GAN games), lesson 6's (Wasserstein) and
 # lesson 1's (the 1D Gaussian), at batch 128, with no decay: a live game has no planned end.
 PLAYGROUND_GAN = replace(LESSON4, name="playground_gan", batch_size=128, lr_decay=False)
@@ -497,8 +565,8 @@ RECIPES: dict[str, Recipe] = {
     recipe.name: recipe
     for recipe in (
         LESSON1, LESSON4, LESSON5_RING, LESSON5_GRID, WGAN_GP_2D, WGAN_CLIP_2D, PLAIN, IMPROVED,
-        WGAN_GP, CGAN, CAPTIONS, INFOGAN, PLAYGROUND_GAN, PLAYGROUND_WASSERSTEIN, PLAYGROUND_1D,
-        *LEVERS.values(),
+        WGAN_GP, CGAN, CAPTIONS, INFOGAN, *SEMI_SUPERVISED, PLAYGROUND_GAN,
+        PLAYGROUND_WASSERSTEIN, PLAYGROUND_1D, *LEVERS.values(),
     )
 }  # fmt: skip
 

@@ -119,3 +119,6 @@ class Outcome:
     recipe: Any = None
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
     """More arrays the benchmark writes beside samples.npy, as NAME.npy (labels, codes)."""
+    files: dict[str, Callable[[Path], Any]] = field(default_factory=dict)
+    """More files the benchmark writes: NAME -> a function that writes it to the path given
+    (classifier.pt)."""

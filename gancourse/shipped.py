@@ -9,7 +9,8 @@ file, and the notebooks measure a loaded generator again and compare with the fi
 ``python -m gancourse.shipped`` lists them; ``python -m gancourse.shipped check`` checks them.
 
 Some benchmarks' figures ship too, for the lessons to plot (``benchmark_figures``): written
-from a run's result.json by ``python -m gancourse.shipped add-figures DIR``.
+from a run's result.json by ``python -m gancourse.shipped add-figures DIR [DIR ...]`` (several
+folders: one benchmark's runs on other seeds).
 """
 
 from __future__ import annotations
@@ -226,10 +227,9 @@ def benchmark_figures(name: str) -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
-def add_figures(out: str | Path) -> Path:
-    """Ship the figures of the benchmark run in ``out`` (its result.json, without the recipes
-    spelled out, with the command that made it and its date) as gancourse/shipped/NAME.json,
-    NAME being the benchmark's."""
+def _kept_result(out: str | Path) -> dict[str, Any]:
+    """The result.json of the benchmark run in ``out``, without the recipes spelled out, with
+    the command that made it and its date."""
     result_path = Path(out) / "result.json"
     result = json.loads(result_path.read_text())
     command = f"python -m gancourse.bench {result['name']} --budget {result['budget']}"
@@ -243,11 +243,28 @@ def add_figures(out: str | Path) -> Path:
 
     def without_recipes(value: Any) -> Any:
         if isinstance(value, dict):
-            return {k: without_recipes(v) for k, v in value.items() if k != "recipe"}
+            return {
+                k: without_recipes(v) for k, v in value.items() if k not in ("recipe", "recipes")
+            }
         return [without_recipes(v) for v in value] if isinstance(value, list) else value
 
-    path = FOLDER / f"{result['name']}.json"
-    path.write_text(json.dumps(without_recipes(result), indent=2) + "\n")
+    return without_recipes(result)
+
+
+def add_figures(out: str | Path, *more: str | Path) -> Path:
+    """Ship the figures of the benchmark run in ``out`` (:func:`_kept_result`) as
+    gancourse/shipped/NAME.json, NAME being the benchmark's. With ``more`` folders (runs of the
+    same benchmark on other seeds), the file holds them all: {"name", "seeds", "runs"}."""
+    results = [_kept_result(folder) for folder in (out, *more)]
+    name = results[0]["name"]
+    if any(result["name"] != name for result in results):
+        raise ValueError(f"the folders hold runs of different benchmarks: "
+                         f"{', '.join(r['name'] for r in results)}")  # fmt: skip
+    kept = results[0] if not more else {
+        "name": name, "seeds": [r["seed"] for r in results], "runs": results
+    }  # fmt: skip
+    path = FOLDER / f"{name}.json"
+    path.write_text(json.dumps(kept, indent=2) + "\n")
     return path
 
 
@@ -266,17 +283,18 @@ def main(argv: list[str] | None = None) -> int:
         "action", nargs="?", choices=("list", "check", "add", "add-figures"), default="list"
     )
     parser.add_argument("name", nargs="?", help="add: the name to ship the generator as")
-    parser.add_argument("out", nargs="?", type=Path, help="add: the benchmark's --out folder")
+    parser.add_argument("out", nargs="*", type=Path, help="add: the benchmark's --out folder; "
+                        "add-figures: more runs' folders, of other seeds")  # fmt: skip
     args = parser.parse_args(argv)
     if args.action == "add":
-        if args.name is None or args.out is None:
+        if args.name is None or len(args.out) != 1:
             parser.error("add takes a NAME and the benchmark's --out folder")
-        entry = add(args.name, args.out)
+        entry = add(args.name, args.out[0])
         print(json.dumps(entry, indent=2))
     elif args.action == "add-figures":
         if args.name is None:
             parser.error("add-figures takes the benchmark's --out folder")
-        print(f"wrote {add_figures(args.name)}")
+        print(f"wrote {add_figures(args.name, *args.out)}")
     elif args.action == "check":
         print(f"checked against their SHA-256: {', '.join(check()) or 'nothing shipped'}")
     else:

@@ -20,7 +20,7 @@ import torch
 import torch.utils
 from torch._subclasses.fake_tensor import FakeTensorMode
 
-from gancourse import conditional, infogan, losses, nets, recipes, train
+from gancourse import conditional, infogan, losses, nets, recipes, semisupervised, train
 from gancourse.data import Digits, grid
 
 AWAY = torch.device("meta")
@@ -103,6 +103,10 @@ def test_every_recipe_trains_away_from_the_cpu(name, no_history, real_captions):
     target = "gaussian1d" if recipe.latent_dim == 1 else grid()
     if recipe.condition != "none":  # labelled digits, made (and captioned) on the CPU first
         target = Digits(torch.rand(256, 1, 28, 28) * 2 - 1, torch.arange(256) % 10, "random")
+    if recipe.players == "k_plus_one":  # a few labelled digits, many without labels
+        images = torch.rand(256, 1, 28, 28) * 2 - 1
+        target = semisupervised.Split(images[:20], torch.arange(20) % 10, images[20:],
+                                      images[:8], torch.arange(8) % 10, "random")  # fmt: skip
     with away_from_the_cpu():
         if recipe.players == "dcgan" and recipe.condition == "none":
             target = torch.rand(256, 1, 28, 28) * 2 - 1  # the digits start on the CPU, as loaded
@@ -119,6 +123,10 @@ def test_every_recipe_trains_away_from_the_cpu(name, no_history, real_captions):
             assert drawn.device.type == "cpu"
         elif recipe.players == "dcgan" and recipe.condition == "none":
             assert nets.sample_generator(run.generator, 8, seed=0, batch=4).device.type == "cpu"
+        elif recipe.players == "k_plus_one":
+            classifier = semisupervised.classifier_of(run)
+            assert all(p.device == AWAY for p in classifier.parameters())
+            assert semisupervised.predict(classifier, target.test, batch=4).device.type == "cpu"
 
 
 def test_penalties_and_interpolates_stay_on_the_batches_device():

@@ -133,3 +133,18 @@ def test_a_runs_figures_ship_without_the_recipes_spelled_out(tmp_path, monkeypat
     }
     with pytest.raises(ValueError, match="no shipped benchmark figures called 'models': choose"):
         shipped.benchmark_figures("models")
+
+
+def test_runs_on_several_seeds_ship_together(tmp_path, monkeypatch):
+    monkeypatch.setattr(shipped, "FOLDER", tmp_path / "shipped")
+    (tmp_path / "shipped").mkdir()
+    for seed in (0, 1):
+        (tmp_path / f"s{seed}").mkdir()
+        result = {"name": "semi-supervised", "budget": "full", "seed": seed, "date": "2026-11-30",
+                  "error": 0.1 * seed, "recipes": {"x": {"width": 1}}}  # fmt: skip
+        (tmp_path / f"s{seed}" / "result.json").write_text(json.dumps(result))
+    assert shipped.main(["add-figures", str(tmp_path / "s0"), str(tmp_path / "s1")]) == 0
+    kept = shipped.benchmark_figures("semi-supervised")
+    assert kept["seeds"] == [0, 1] and [run["error"] for run in kept["runs"]] == [0.0, 0.1]
+    assert "recipes" not in kept["runs"][0]
+    assert kept["runs"][1]["command"].endswith("--seed 1 --out DIR")
