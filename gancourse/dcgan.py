@@ -56,13 +56,14 @@ def update_average(average: nn.Module, model: nn.Module, decay: float = 0.999) -
         kept.copy_(current)
 
 
-def record_moments(recipe: Recipe, budget: str) -> dict[str, Any]:
-    """When :func:`frechet_record` measures a run of ``recipe`` at ``budget``: after each
-    eighth of its seconds when it has a time budget, else of its steps (the last at the end)."""
+def record_moments(recipe: Recipe, budget: str, points: int = 8) -> dict[str, Any]:
+    """When a Recorder (:func:`frechet_record`, ...) measures a run of ``recipe`` at ``budget``:
+    after each of ``points`` equal shares of its seconds when it has a time budget, else of its
+    steps (the last at the end)."""
     seconds = recipe.seconds(budget)
     if seconds is not None:
-        return {"at_seconds": tuple(seconds * i / 8 for i in range(1, 8))}
-    return {"every_steps": -(-recipe.steps(budget) // 8)}
+        return {"at_seconds": tuple(seconds * i / points for i in range(1, points))}
+    return {"every_steps": -(-recipe.steps(budget) // points)}
 
 
 def checkpoint_path(recipe: str | Recipe, budget: str) -> Path:

@@ -372,14 +372,10 @@ def train_classifier(
     """Build and train one of lesson 9's recipes on ``split`` at ``budget``, its test error
     recorded ``points`` times along the run (the last at the end)."""
     from . import recipes
+    from .dcgan import record_moments
 
     run = recipes.build(recipe, split, seed, device)
-    seconds = recipe.seconds(budget)
-    moments = (
-        {"at_seconds": tuple(seconds * i / points for i in range(1, points))}
-        if seconds is not None
-        else {"every_steps": -(-recipe.steps(budget) // points)}
-    )
+    moments = record_moments(recipe, budget, points)
     curve = error_record(classifier_of(run), split, **moments, verbose=verbose)
     label = f"{recipe.name} ({len(split.labels)} labels)"
     history = recipes.train(run, recipe, budget, callback=curve, progress=label)
