@@ -32,9 +32,11 @@ import numpy as np
 import torch
 
 from . import (
+    bigan,
     conditional,
     config,
     dcgan,
+    icgan,
     infogan,
     recipes,
     semisupervised,
@@ -149,6 +151,18 @@ BENCHMARKS: dict[str, tuple[Callable[[torch.device, int, str], Outcome], str]] =
     "semi-supervised": (
         semisupervised.benchmark,
         "Lesson 9: K+1 GAN classifiers against labels only; test errors (--labels N)",
+    ),
+    "ali-grid": (
+        bigan.grid_benchmark,
+        "Lesson 10: ALI on the grid of 25 beside the plain GAN; modes, reconstructions",
+    ),
+    "bigan-mnist": (
+        bigan.mnist_benchmark,
+        "Lesson 10: BiGAN on MNIST; reconstructions' classes, E's features with 100 labels",
+    ),
+    "icgan": (
+        icgan.benchmark,
+        "Lesson 10: IcGAN on lesson 8's generator; edits' accuracy, style kept",
     ),
     "steps": (steps, "Each lesson's training step: generator steps per second on this device"),
 }

@@ -166,6 +166,24 @@ def decode(generator: nn.Module, *inputs: Tensor, batch: int = 1000) -> Tensor:
     return samples
 
 
+def conv_encoder(outputs: int, width: int = 32) -> nn.Sequential:
+    """A digit (N, 1, 28, 28) to ``outputs`` numbers: two strided 4x4 convolutions (28 -> 14
+    -> 7, LeakyReLU 0.2, batch norm on the second), a 256-unit layer, a linear output. IcGAN's
+    encoders are four such layers of 32 filters on 64x64 faces; MNIST needs two. The encoder of
+    lesson 10's BiGAN and IcGAN."""
+    return nn.Sequential(
+        nn.Conv2d(1, width, 4, 2, 1),
+        nn.LeakyReLU(0.2),
+        nn.Conv2d(width, 2 * width, 4, 2, 1),
+        nn.BatchNorm2d(2 * width),
+        nn.LeakyReLU(0.2),
+        nn.Flatten(),
+        nn.Linear(2 * width * 7 * 7, 256),
+        nn.LeakyReLU(0.2),
+        nn.Linear(256, outputs),
+    )
+
+
 class MinibatchStd(nn.Module):
     """Append one feature map: the standard deviation of each feature over the batch, averaged
     into a single number (Karras et al. 2017, "Progressive Growing of GANs", arXiv 1710.10196,

@@ -19,6 +19,15 @@ import torch
 from torch import Tensor, nn
 
 from . import config
+from .bigan import (
+    PIXELS,
+    BiGANGame,
+    ConvJointDiscriminator,
+    JointDiscriminator,
+    digit_encoder,
+    digit_generator,
+    encoder_mlp,
+)
 from .checkpoint import Checkpoint
 from .conditional import (
     DISCRIMINATORS,
@@ -42,6 +51,7 @@ from .nets import (
     MinibatchDiscriminator,
     Packed,
     Scale,
+    conv_encoder,
     dcgan_discriminator,
     dcgan_generator,
     fast_layout,
@@ -126,6 +136,15 @@ class Recipe:
     shift: int = 0
     """Lesson 9: every real digit the classifier sees is moved by up to this many pixels
     (``semisupervised.random_shift``)."""
+    encoder: bool = False
+    """ALI / BiGAN (lesson 10, ``bigan``): an MLP encoder E: x -> z (``e_hidden`` x
+    ``e_layers``) trains beside G, and D judges (x, z) pairs."""
+    e_hidden: int = 128
+    e_layers: int = 3
+    dropout: float = 0.0
+    """Dropout after each of D's hidden layers (the BiGAN D on digits)."""
+    latent_regression: float = 0.0
+    """ALI / BiGAN: the weight of ||E(G(z)) - z||^2 on the G and E side (``bigan.BiGANGame``)."""
     game: str = "non_saturating"
     """A name from ``games.GAMES``."""
     clip: float = 0.01
@@ -186,8 +205,31 @@ class Recipe:
                 "'non_saturating' or 'labels_only') has players='k_plus_one', and only it: got "
                 f"players={self.players!r}, semi_supervised={self.semi_supervised!r}"
             )
+        if self.encoder:
+            self._check_bigan()
+        elif self.latent_regression:
+            raise ValueError("latent_regression is the weight of ||E(G(z)) - z||^2: it needs an "
+                             "encoder (encoder=True)")  # fmt: skip
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout is a share in [0, 1), got {self.dropout}")
         if self.d_kind == "pacgan2" and self.batch_size % 2:
             raise ValueError(f"PacGAN-2 needs an even batch size, got {self.batch_size}")
+
+    def _check_bigan(self) -> None:
+        """Lesson 10's recipes: an encoder beside G, a plain pair D, the non-saturating game;
+        MLPs, or lesson 3's DCGAN with a spectrally normalised pair D."""
+        dcgan_ok = self.players == "dcgan" and self.d_norm == "spectral"
+        plain = self.d_kind == "plain" and self.game == "non_saturating"
+        extras = self.condition != "none" or self.infogan or self.minibatch_std or self.augment
+        if not (self.players == "mlp" or dcgan_ok) or not plain or extras:
+            raise ValueError(
+                "an ALI / BiGAN recipe (encoder=True) has MLP players, or DCGAN players with "
+                "d_norm='spectral', a plain pair D (d_kind='plain'), the non-saturating game and "
+                f"nothing else: got players={self.players!r}, d_norm={self.d_norm!r}, "
+                f"d_kind={self.d_kind!r}, game={self.game!r}"
+            )
+        if self.latent_regression < 0:
+            raise ValueError(f"latent_regression is a weight >= 0, got {self.latent_regression}")
 
     def _check_conditional(self) -> None:
         """Lesson 8's recipes: a conditional DCGAN or InfoGAN, on lesson 3's improved D."""
@@ -254,8 +296,17 @@ def _mlp_players(recipe: Recipe, data_dim: int, scale: float) -> tuple[nn.Module
     ``scale``."""
     g_widths, d_widths = (recipe.g_hidden,) * recipe.g_layers, (recipe.d_hidden,) * recipe.d_layers
     generator: nn.Module = mlp(recipe.latent_dim, data_dim, g_widths, recipe.g_activation)
+    if recipe.encoder:  # D on (x, z) pairs, x in units of the data's spread like E's input
+        unit = scale if recipe.standardize else 1.0
+        discriminator: nn.Module = JointDiscriminator(
+            data_dim, recipe.latent_dim, d_widths, recipe.dropout, unit
+        )
+        if data_dim == PIXELS:  # digits: BiGAN's MNIST generator
+            return digit_generator(recipe.latent_dim, g_widths), discriminator
+        generator = nn.Sequential(generator, Scale(unit)) if recipe.standardize else generator
+        return generator, discriminator
     if recipe.d_kind == "plain":
-        discriminator: nn.Module = mlp(data_dim, 1, d_widths)
+        discriminator = mlp(data_dim, 1, d_widths)
     elif recipe.d_kind == "minibatch":
         discriminator = MinibatchDiscriminator(
             recipe.d_hidden, recipe.d_layers, recipe.kernels, recipe.kernel_dim, recipe.average
@@ -282,6 +333,10 @@ def models(
         if recipe.semi_supervised == "labels_only":
             return classifier, None
         return SalimansGenerator().to(device), classifier
+    if recipe.encoder:  # BiGAN on digits: lesson 3's G, and a pair D on [conv(x), mlp(z)]
+        generator = dcgan_generator(recipe.latent_dim, recipe.width)
+        discriminator = ConvJointDiscriminator(recipe.latent_dim, recipe.width, recipe.d_hidden)
+        return fast_layout(generator, device), fast_layout(discriminator, device)
     if recipe.infogan:
         generator, discriminator = InfoGenerator(recipe.width), InfoDiscriminator(recipe.width)
         return fast_layout(generator, device), fast_layout(discriminator, device)
@@ -300,6 +355,20 @@ def models(
     if recipe.augment:
         discriminator = AugmentedDiscriminator(discriminator)
     return fast_layout(generator, device), fast_layout(discriminator, device)
+
+
+def encoder_model(
+    recipe: Recipe, device: torch.device | str = "cpu", data_dim: int = 2, scale: float = 1.0
+) -> nn.Module:
+    """An ALI / BiGAN recipe's encoder E: x -> z on ``device`` (``bigan.encoder_mlp``), reading
+    x in units of ``scale`` when the recipe standardises."""
+    if recipe.players == "dcgan":
+        return fast_layout(conv_encoder(recipe.latent_dim, recipe.width), device)
+    widths = (recipe.e_hidden,) * recipe.e_layers
+    if data_dim == PIXELS:
+        return digit_encoder(recipe.latent_dim, widths).to(device)
+    unit = scale if recipe.standardize else 1.0
+    return encoder_mlp(data_dim, recipe.latent_dim, widths, unit).to(device)
 
 
 def optimizers(
@@ -324,6 +393,8 @@ def game_of(recipe: Recipe, unit: float = 1.0) -> Game:
     conditional recipe plays its game's costs on labelled batches (``ConditionalGame``)."""
     if recipe.semi_supervised == "labels_only":
         return SupervisedGame()
+    if recipe.encoder:
+        return BiGANGame(recipe.latent_regression)
     if recipe.semi_supervised != "none":
         return KPlusOneGame(f"k_plus_one_{recipe.semi_supervised}", recipe.semi_supervised)
     if recipe.infogan:
@@ -345,7 +416,10 @@ def game_of(recipe: Recipe, unit: float = 1.0) -> Game:
 
 
 def latent_dim(recipe: Recipe) -> int:
-    return DCGAN_LATENT_DIM if recipe.players == "dcgan" else recipe.latent_dim
+    """z's dimensions: the DCGAN's 100, but for a BiGAN, whose z is the encoder's output too."""
+    return (
+        DCGAN_LATENT_DIM if recipe.players == "dcgan" and not recipe.encoder else recipe.latent_dim
+    )
 
 
 @dataclass
@@ -384,9 +458,13 @@ def build(
     target = target_named(target)
     scale = target.coordinate_std if isinstance(target, Mixture2D) else 1.0
     data_dim = 1 if isinstance(target, Gaussian1D) else 2
+    data_dim = PIXELS if isinstance(target, Digits | Tensor) else data_dim
     config.seed_everything(seed)
     generator, discriminator = models(recipe, device, data_dim, scale)
-    opt_g, opt_d = optimizers(recipe, generator, discriminator)
+    extra = {"encoder": encoder_model(recipe, device, data_dim, scale)} if recipe.encoder else {}
+    # G and E share the generator side's optimiser: both want D to swap its answers
+    g_side = nn.ModuleList([generator, *extra.values()]) if extra else generator
+    opt_g, opt_d = optimizers(recipe, g_side, discriminator)
     unit = scale if recipe.standardize else 1.0
     dims = latent_dim(recipe)
     if recipe.semi_supervised != "none":  # (labelled, labels, unlabelled) and z ~ U(0, 1)
@@ -414,7 +492,7 @@ def build(
             info_noise(device) if recipe.infogan else lambda m: torch.randn(m, dims, device=device)
         )
     return Run(
-        Players(generator, discriminator, opt_g, opt_d),
+        Players(generator, discriminator, opt_g, opt_d, extra),
         game_of(recipe, unit),
         sample_data,
         sample_noise,
@@ -530,6 +608,24 @@ LABELS_ONLY = replace(
     full_seconds=60.0,
 )  # fmt: skip
 SEMI_SUPERVISED = (LABELS_ONLY, K_PLUS_ONE_NS, K_PLUS_ONE_FM)
+# Lesson 10: ALI / BiGAN on the grid: z in 2 dimensions as in ALI's own grid experiment, G
+# 4 x 256 ReLU, E and the pair D 3 x 256, the players in units of the grid's spread (lesson 6),
+# Adam 1e-3 decayed to 0, batch 128; and the plain GAN with the same G and D, no encoder.
+ALI_GRID = Recipe(
+    "ali_grid", latent_dim=2, g_hidden=256, g_layers=4, e_hidden=256, e_layers=3, d_hidden=256,
+    d_layers=3, encoder=True, standardize=True, lr_g=1e-3, lr_d=1e-3, lr_decay=True,
+    batch_size=128, quick_steps=1500, full_steps=30_000,
+)  # fmt: skip
+GAN_GRID_2D = replace(ALI_GRID, name="gan_grid_2d", encoder=False)
+# Lesson 10: BiGAN on digits with lesson 3's improved players (G, Adam 1e-3 falling to 0, spectral
+# norm in D) and a 32-dimensional z: E is two strided convolutions, D a pair D with a path for
+# x and one for z; G and E also regress E(G(z)) on z with weight 0.25 (BiGAN's authors' "joint
+# latent regressor"). The pure game, with BiGAN's own MLPs, is in the README.
+BIGAN_MNIST = Recipe(
+    "bigan_mnist", players="dcgan", latent_dim=32, width=24, d_norm="spectral", d_hidden=256,
+    encoder=True, latent_regression=0.25, lr_g=1e-3, lr_d=1e-3, lr_decay=True, quick_steps=300,
+    full_steps=None, full_seconds=300.0,
+)  # fmt: skip
 # The instructor's playground: lesson 4's players (GAN games), lesson 6's (Wasserstein) and
 # lesson 1's (the 1D Gaussian), at batch 128, with no decay: a live game has no planned end.
 PLAYGROUND_GAN = replace(LESSON4, name="playground_gan", batch_size=128, lr_decay=False)
@@ -565,7 +661,8 @@ RECIPES: dict[str, Recipe] = {
     recipe.name: recipe
     for recipe in (
         LESSON1, LESSON4, LESSON5_RING, LESSON5_GRID, WGAN_GP_2D, WGAN_CLIP_2D, PLAIN, IMPROVED,
-        WGAN_GP, CGAN, CAPTIONS, INFOGAN, *SEMI_SUPERVISED, PLAYGROUND_GAN,
+        WGAN_GP, CGAN, CAPTIONS, INFOGAN, *SEMI_SUPERVISED, ALI_GRID, GAN_GRID_2D, BIGAN_MNIST,
+        PLAYGROUND_GAN,
         PLAYGROUND_WASSERSTEIN, PLAYGROUND_1D, *LEVERS.values(),
     )
 }  # fmt: skip

@@ -80,6 +80,7 @@ class SeedResult:
     generator_state: dict | None = None
     critic_state: dict | None = None
     snapshots: dict[int, np.ndarray] | None = None
+    encoder_state: dict | None = None  # ALI / BiGAN's E (``recipes.encoder_model`` rebuilds it)
 
 
 def _train_and_measure(
@@ -98,15 +99,18 @@ def _train_and_measure(
     seconds = time.perf_counter() - start
     samples = sample_generator(run.generator, EVAL_SAMPLES, seed=seed + 1).numpy()
     mix = mixture(target)
+    on_cpu = {name: {k: v.cpu() for k, v in model.state_dict().items()}
+              for name, model in run.players.modules().items()}  # fmt: skip
     return SeedResult(
         seed,
         mode_coverage(samples, mix.means.numpy(), mix.std),
         samples,
         seconds,
         history,
-        {k: v.cpu() for k, v in run.generator.state_dict().items()},
-        {k: v.cpu() for k, v in run.discriminator.state_dict().items()},
+        on_cpu["generator"],
+        on_cpu["discriminator"],
         snapshots or None,
+        on_cpu.get("encoder"),
     )
 
 
