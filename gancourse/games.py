@@ -106,6 +106,20 @@ class Game(Protocol):
         ...
 
 
+class OneSided:
+    """A game with one side and no adversary: the loop's one update per step trains the
+    players' ``generator`` slot (an encoder, a completer) on ``g_loss``."""
+
+    scores: bool = False
+    has_d_side: bool = False
+
+    def d_loss(self, players: Players, real: Any, noise: Any) -> DSideResult:
+        raise RuntimeError(f"{self.name} has no discriminator side")
+
+    def after_d_step(self, players: Players) -> None:
+        pass
+
+
 BATCH_DEPENDENT = (nn.modules.batchnorm._BatchNorm, MinibatchDiscrimination, MinibatchStd, Packed)
 
 

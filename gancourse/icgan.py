@@ -30,27 +30,13 @@ from .conditional import CLASSES, labelled_noise, labelled_sampler
 from .config import for_budget, rng
 from .data import Digits
 from .evaluator import Evaluator
-from .games import DSideResult, Players
+from .games import OneSided, Players
 from .history import History
 from .nets import conv_encoder, decode
 from .record import Outcome
 from .train import linear_to_zero, train_gan
 
 Labelled = tuple[Tensor, Tensor]
-
-
-class OneSided:
-    """A game with one side and no adversary: the loop's one update per step trains the
-    players' ``generator`` slot (here an encoder) on ``loss``."""
-
-    scores: bool = False
-    has_d_side: bool = False
-
-    def d_loss(self, players: Players, real: Any, noise: Any) -> DSideResult:
-        raise RuntimeError(f"{self.name} has no discriminator side")
-
-    def after_d_step(self, players: Players) -> None:
-        pass
 
 
 @dataclass

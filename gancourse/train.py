@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 from tqdm.auto import tqdm
@@ -38,6 +39,7 @@ __all__ = [
     "load_checkpoint",
     "record_steps",
     "train_gan",
+    "trained_run",
 ]
 
 LOG_EVERY = 25  # generator steps between two copies of the figures to the history (a host sync)
@@ -257,3 +259,15 @@ def train_gan(
     if checkpoint is not None and step > start:
         checkpoint.save(players, step, history, loop, out_of_time)
     return history
+
+
+def trained_run(model: torch.nn.Module, history: History, seconds: float) -> dict[str, Any]:
+    """What a run in a worker process hands back (``workers.run_in_workers``): ``model``'s
+    weights on the CPU, the steps and seconds it trained, and its generator-side loss curve."""
+    return {
+        "state": {name: value.cpu() for name, value in model.state_dict().items()},
+        "steps": history.step[-1],
+        "seconds": seconds,
+        "g_loss": list(history.g_loss),
+        "step": list(history.step),
+    }
