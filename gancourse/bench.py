@@ -33,8 +33,10 @@ import torch
 
 from . import (
     bigan,
+    completion,
     conditional,
     config,
+    cyclegan,
     dcgan,
     icgan,
     infogan,
@@ -163,6 +165,14 @@ BENCHMARKS: dict[str, tuple[Callable[[torch.device, int, str], Outcome], str]] =
     "icgan": (
         icgan.benchmark,
         "Lesson 10: IcGAN on lesson 8's generator; edits' accuracy, style kept",
+    ),
+    "completion": (
+        completion.benchmark,
+        "Lesson 11: bottom halves of digits by MSE and adversarially; sharpness, Frechet ratios",
+    ),
+    "cyclegan": (
+        cyclegan.benchmark,
+        "Lesson 11: CycleGAN from scikit-learn's digits to MNIST; classes kept, without the cycle",
     ),
     "steps": (steps, "Each lesson's training step: generator steps per second on this device"),
 }
