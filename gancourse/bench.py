@@ -32,14 +32,17 @@ import numpy as np
 import torch
 
 from . import (
+    adagan,
     bigan,
     completion,
     conditional,
     config,
     cyclegan,
     dcgan,
+    fgan,
     icgan,
     infogan,
+    mmd,
     recipes,
     semisupervised,
     shipped,
@@ -173,6 +176,18 @@ BENCHMARKS: dict[str, tuple[Callable[[torch.device, int, str], Outcome], str]] =
     "cyclegan": (
         cyclegan.benchmark,
         "Lesson 11: CycleGAN from scikit-learn's digits to MNIST; classes kept, without the cycle",
+    ),
+    "mmd-grid": (
+        mmd.benchmark,
+        "Lesson 12: a generator trained on the MMD, no D, on the grid; three kernels' modes",
+    ),
+    "adagan-grid": (
+        adagan.benchmark,
+        "Lesson 12: AdaGAN against bagging on the grid; modes and quality per generator added",
+    ),
+    "fgan-1d": (
+        fgan.benchmark,
+        "Lesson 12: one Gaussian fitted to two modes under six f-divergences; critics' bounds",
     ),
     "steps": (steps, "Each lesson's training step: generator steps per second on this device"),
 }
