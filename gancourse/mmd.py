@@ -199,8 +199,17 @@ def train_gmmns(
     its mode coverage on the first 2,500, and its seconds."""
     device = str(torch.device(device))
     jobs = [(recipe, target, seed, steps, device) for recipe, target in setups.values()]
-    done = run_in_workers(_run_and_measure, jobs, in_process=device != "cpu", desc="GMMNs")
+    done = run_in_workers(
+        _run_and_measure, jobs, in_process=device != "cpu", cost=_relative_cost, desc="GMMNs"
+    )
     return dict(zip(setups, done, strict=True))
+
+
+def _relative_cost(job: tuple) -> float:
+    """A job's rough cost, so the dearest starts first: the kernel's exponentials, one per pair
+    and per bandwidth, dominate a step."""
+    recipe, _, _, steps, _ = job
+    return steps * recipe.batch_size**2 * len(recipe.bandwidths)
 
 
 def bandwidth_setups(
