@@ -199,3 +199,79 @@ def test_the_adagan_benchmark_writes_both_curves(tmp_path, monkeypatch):
     for name in ("adagan", "bagging"):
         assert [row["generators"] for row in result["curves"][name]] == [1, 2]
     assert set(result["generators_needed"]) == {"adagan", "bagging"}
+
+
+# --- GMMN+AE on MNIST ---------------------------------------------------------------------------
+
+
+def tiny_code_recipe() -> mmd.CodeMMDRecipe:
+    return replace(mmd.MMD_MNIST, code_dim=4, ae_hidden=32, g_widths=(16,), batch_size=64,
+                   quick_ae_steps=40, quick_steps=5)  # fmt: skip
+
+
+def digit_like(n: int = 256) -> torch.Tensor:
+    """Images in [-1, 1] with structure an autoencoder can learn: a bright bar at one of four
+    heights."""
+    images = -torch.ones(n, 1, 28, 28)
+    rows = torch.arange(n) % 4
+    for i, row in enumerate(rows):
+        images[i, 0, 4 + 6 * row : 8 + 6 * row, 4:24] = 1
+    return images
+
+
+def test_the_reconstruction_game_trains_the_autoencoder_on_the_loop():
+    torch.manual_seed(0)
+    recipe = tiny_code_recipe()
+    images = digit_like()
+    autoencoder = mmd.Autoencoder(recipe)
+    game = mmd.ReconstructionGame()
+
+    def error() -> float:
+        autoencoder.eval()
+        with torch.no_grad():
+            value = float((autoencoder(images) - images).square().mean())
+        autoencoder.train()
+        return value
+
+    before = error()
+    data = lambda m: images[torch.randint(len(images), (m,))]  # noqa: E731
+    players = Players(autoencoder, None, torch.optim.Adam(autoencoder.parameters(), 3e-3))
+    train_gan(players, game, sample_data=data, sample_noise=data, steps=150, batch_size=32,
+              progress=False)  # fmt: skip
+    assert not game.has_d_side
+    assert error() < 0.5 * before
+
+
+def test_the_code_gmmn_draws_digits_through_the_decoder():
+    recipe = tiny_code_recipe()
+    run = mmd.train_code_gmmn(recipe, digit_like(), seed=0, budget="quick")
+    assert run.steps == {"autoencoder": 40, "gmmn": 5}
+    samples = run.generator(torch.randn(7, recipe.latent_dim))
+    assert samples.shape == (7, 1, 28, 28) and samples.abs().max() <= 1
+    codes = mmd.encode_all(run.autoencoder, digit_like(8))
+    assert codes.shape == (8, 4) and 0 < codes.min() and codes.max() < 1
+
+
+def test_the_full_budget_shares_lesson_3s_ten_minutes_between_the_two_parts():
+    ae, g = mmd.MMD_MNIST.limits("full")
+    assert ae["time_limit"] + g["time_limit"] == pytest.approx(600)
+    assert mmd.MMD_MNIST.limits("quick") == ({"steps": 60}, {"steps": 30})
+
+
+@pytest.mark.parametrize(
+    "change", [{"ae_share": 1.0}, {"ae_dropout": -0.1}, {"code_dim": 0}, {"g_widths": (0,)},
+               {"bandwidths": ()}, {"lr": -1.0}],
+)  # fmt: skip
+def test_bad_code_gmmn_settings_are_clear_errors(change):
+    with pytest.raises(ValueError):
+        replace(mmd.MMD_MNIST, **change)
+
+
+def test_the_mnist_benchmark_measures_the_gmmn_beside_lesson_3(tmp_path, monkeypatch):
+    monkeypatch.setenv("GANCOURSE_DEVICE", "cpu")
+    monkeypatch.setattr(mmd, "MMD_MNIST", tiny_code_recipe())
+    result = bench.run("mmd-mnist", "quick", tmp_path)
+    assert np.load(tmp_path / "samples.npy").shape == (10_000, 1, 28, 28)
+    assert result["frechet_ratio"] > result["lesson3_dcgan"]["frechet_ratio"]
+    assert result["median_distance"]["pixels"] > 5 * result["median_distance"]["codes"]
+    assert set(result["steps_each"]) == {"autoencoder", "gmmn"}
