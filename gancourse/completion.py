@@ -324,9 +324,9 @@ def held_out_tops(digits: Digits, count: int = HELD_OUT) -> tuple[Digits, str]:
     """``count`` digits no completer trains on, in a fixed shuffled order: the reference part,
     topped up from the evaluator's part where the reference part is too small (MNIST's
     5,000-digit subset holds 1,000 reference digits), and a line saying which."""
-    from .evaluator import _parts, held_out_digits
+    from .evaluator import held_out_digits, split_parts
 
-    parts = _parts(digits)
+    parts = split_parts(digits)
     reference = len(parts["reference"])
     if count <= reference:
         return held_out_digits(digits, count), f"{count:,} reference digits"

@@ -170,7 +170,9 @@ def _class_features(self: Evaluator, which: str, label: int) -> np.ndarray:
     return self._features(which)[(labels == label).numpy()]
 
 
-def _parts(digits: Digits) -> dict[str, Tensor]:
+def split_parts(digits: Digits) -> dict[str, Tensor]:
+    """The indices of ``digits`` in each part of ``SPLIT`` ("gan", "evaluator", "reference"),
+    stratified by class; the GAN's part shuffled once."""
     # Fixed seeds, not offset by GANCOURSE_SEED: the split is part of the instrument, and the
     # cached evaluator was trained on its "evaluator" part.
     parts = stratified_split(digits.labels, SPLIT, seed=0)
@@ -183,13 +185,13 @@ def _parts(digits: Digits) -> dict[str, Tensor]:
 
 def gan_training_digits(digits: Digits) -> Digits:
     """The part of ``digits`` a GAN may train on: disjoint from the evaluator's digits."""
-    return digits.subset(_parts(digits)["gan"], "the GAN's part")
+    return digits.subset(split_parts(digits)["gan"], "the GAN's part")
 
 
 def held_out_digits(digits: Digits, count: int = 1000) -> Digits:
     """``count`` digits of the reference part (no GAN and no evaluator trains on them), drawn in
     a fixed order (seed 0, not offset): a test set every run and every seed shares."""
-    reference = _parts(digits)["reference"]
+    reference = split_parts(digits)["reference"]
     order = torch.randperm(len(reference), generator=torch.Generator().manual_seed(0))
     if count > len(reference):
         raise ValueError(f"asked for {count:,} held-out digits, but the reference part holds "
@@ -206,7 +208,7 @@ def train_evaluator(
     ``epochs`` defaults to about ``PRESENTATIONS`` digits seen, at least one pass: 15 epochs
     of the bundled subset's 1,000 evaluator digits, one of full MNIST's 12,000, so that the
     instrument costs the same few seconds whatever the data."""
-    parts = _parts(digits)
+    parts = split_parts(digits)
     train_x, train_y = digits.images[parts["evaluator"]], digits.labels[parts["evaluator"]]
     if epochs is None:
         epochs = max(1, round(PRESENTATIONS / len(train_y)))
@@ -263,7 +265,7 @@ def load_or_train_evaluator(
             {"model": evaluator.model.state_dict(), "accuracy": evaluator.accuracy}, path
         )
         return evaluator
-    parts = _parts(digits)
+    parts = split_parts(digits)
     model = DigitClassifier()
     model.load_state_dict(state["model"])
     print(f"evaluator: loaded from {path} (accuracy {state['accuracy']:.1%} on held-out digits)")

@@ -47,7 +47,7 @@ from .config import check_count, for_budget, rng, seed_everything
 from .data import Gaussian1D
 from .games import DSideResult, Players, check_batches, d_side_result, generate
 from .history import History
-from .metrics import _grid_arrays
+from .metrics import grid_arrays
 from .nets import mlp
 from .record import BENCH_SAMPLES, Outcome
 from .train import linear_to_zero, train_gan
@@ -254,7 +254,7 @@ def true_divergence(div: str | Divergence, p: np.ndarray, q: np.ndarray, x: np.n
     over the points where both densities are above ``TINY`` (Nowozin et al. 2016, section 2).
     Infinite when the integrand overflows (Pearson's p^2 / q where q is far narrower)."""
     row = divergence(div)
-    x, p, q = _grid_arrays(x, p, q)
+    x, p, q = grid_arrays(x, p, q)
     return float(_integrals(row, p, q[None, :], x)[0])
 
 
@@ -286,7 +286,7 @@ def quadrature_bound(
     where both densities are above ``TINY``. At T = :func:`optimal_critic` it equals
     :func:`true_divergence`; any other T gives less."""
     row = divergence(div)
-    x, p, q = _grid_arrays(x, p, q)
+    x, p, q = grid_arrays(x, p, q)
     critic = np.asarray(critic, dtype=np.float64)
     if critic.shape != x.shape:
         raise ValueError(f"the critic has shape {critic.shape} but the grid x has {x.shape}")

@@ -26,7 +26,9 @@ def _check_finite(values: np.ndarray, name: str) -> None:
         )
 
 
-def _grid_arrays(x: np.ndarray, *densities: np.ndarray) -> tuple[np.ndarray, ...]:
+def grid_arrays(x: np.ndarray, *densities: np.ndarray) -> tuple[np.ndarray, ...]:
+    """``x`` and the ``densities`` on it as float arrays, checked: x an increasing 1D grid of 3
+    points or more, each density of x's shape, finite and non-negative."""
     x = np.asarray(x, dtype=float)
     if x.ndim != 1 or x.size < 3 or np.any(np.diff(x) <= 0):
         raise ValueError("x must be an increasing 1D grid of at least 3 points")
@@ -62,7 +64,7 @@ def _xlogy_ratio(p: np.ndarray, q: np.ndarray) -> np.ndarray:
 
 def kl_divergence(p: np.ndarray, q: np.ndarray, x: np.ndarray) -> float:
     """KL(p || q) = integral of p log(p / q) dx, by the trapezoid rule on the grid x (nats)."""
-    x, p, q = _grid_arrays(x, p, q)
+    x, p, q = grid_arrays(x, p, q)
     if np.any((p > 0) & (q == 0)):
         return math.inf
     return float(np.trapezoid(_xlogy_ratio(p, q), x))
@@ -70,7 +72,7 @@ def kl_divergence(p: np.ndarray, q: np.ndarray, x: np.ndarray) -> float:
 
 def jensen_shannon(p: np.ndarray, q: np.ndarray, x: np.ndarray) -> float:
     """JSD(p || q) = KL(p || m) / 2 + KL(q || m) / 2 with m = (p + q) / 2, in nats (0 to log 2)."""
-    x, p, q = _grid_arrays(x, p, q)
+    x, p, q = grid_arrays(x, p, q)
     m = 0.5 * (p + q)
     return 0.5 * kl_divergence(p, m, x) + 0.5 * kl_divergence(q, m, x)
 
@@ -81,7 +83,7 @@ def value_at_optimal_discriminator(p_data: np.ndarray, p_g: np.ndarray, x: np.nd
     Goodfellow et al. 2014 (arXiv 1406.2661), Theorem 1: C(G) = -log 4 + 2 JSD(p_data || p_g).
     This computes the left-hand side directly from D*, without using the theorem.
     """
-    x, p_data, p_g = _grid_arrays(x, p_data, p_g)
+    x, p_data, p_g = grid_arrays(x, p_data, p_g)
     # log D* = log p_data - log(p_data + p_g) and log(1 - D*) = log p_g - log(p_data + p_g), in that
     # form, so that D* rounding to exactly 0 or 1 far in a tail cannot produce 0 * log 0.
     total = p_data + p_g
@@ -97,7 +99,7 @@ def high_density_region(p: np.ndarray, x: np.ndarray, mass: float = 0.99) -> np.
     """
     if not 0 < mass < 1:
         raise ValueError(f"mass must lie strictly between 0 and 1, got {mass}")
-    x, p = _grid_arrays(x, p)
+    x, p = grid_arrays(x, p)
     weights = p * np.gradient(x)
     order = np.argsort(weights)[::-1]
     cumulative = np.cumsum(weights[order]) / weights.sum()

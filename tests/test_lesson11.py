@@ -100,14 +100,15 @@ def test_a_completer_that_ignores_its_noise_has_no_spread_across_draws():
 
 
 def test_held_out_tops_are_disjoint_from_the_gans_digits():
-    from gancourse.evaluator import _parts
+    from gancourse.evaluator import split_parts
 
     labels = torch.arange(5000) % 10
     images = torch.arange(5000).float().view(-1, 1, 1, 1).expand(-1, 1, 28, 28)
     sources, where = completion.held_out_tops(Digits(images, labels, "test"), 2000)
     assert len(sources) == 2000 and "evaluator" in where
     used = set(sources.images[:, 0, 0, 0].long().tolist())
-    assert len(used) == 2000 and not used & set(_parts(Digits(images, labels, "t"))["gan"].tolist())
+    gan_part = set(split_parts(Digits(images, labels, "t"))["gan"].tolist())
+    assert len(used) == 2000 and not used & gan_part
     with pytest.raises(ValueError, match="ask for fewer"):
         completion.held_out_tops(Digits(images, labels, "test"), 4000)
 
