@@ -14,7 +14,11 @@ able to generate:
    sum to 1 (:func:`adagan_weights`): points the mixture already covers (r_i large) get
    weight 0, the ones it misses (r_i near 0) the most;
 3. Q_t trains on minibatches drawn from the training points with probabilities w, and joins
-   the mixture with weight beta_t = 1 / t (the authors' default: a uniform mixture).
+   the mixture with weight beta_t: the authors' code offers 1 / t (a uniform mixture, its
+   default) or a constant. The lesson's recipe takes the constant 1/4, near the share of the
+   data one component misses: with beta_t = 1/2 (t = 2) the weights may give the missed modes
+   at most twice their share, and the new GAN must cover everything again; with beta near the
+   missed share they can give it nearly all the weight.
 
 The baseline, "bagging", trains every component on the data as it is and mixes them uniformly.
 Every GAN and the classifier train on the course's one loop.
@@ -137,7 +141,9 @@ class AdaGANRecipe:
     ``classifier_hidden`` on points in units of the mixture's spread, trained for
     ``classifier_steps`` steps (kept short: an overconfident classifier drives every r to 0 or
     infinity), batch ``classifier_batch``, Adam ``classifier_lr``; ``components`` in all; the
-    training set holds ``points`` draws of the mixture."""
+    training set holds ``points`` draws of the mixture. ``beta``: each new component's share of
+    the mixture, constant (the authors' "constant" heuristic); None gives beta_t = 1 / t (their
+    "uniform" one, a uniform mixture). The first component always takes beta = 1."""
 
     name: str = "adagan_grid"
     component: Recipe = recipes.GAN_GRID_2D
@@ -151,8 +157,11 @@ class AdaGANRecipe:
     points: int = 25_000
     quick_component_steps: int = 300
     quick_components: int = 3
+    beta: float | None = None
 
     def __post_init__(self) -> None:
+        if self.beta is not None and not 0 < self.beta < 1:
+            raise ValueError(f"beta must lie in (0, 1), or be None for 1 / t: {self.beta}")
         for name in ("component_steps", "components", "classifier_hidden", "classifier_layers",
                      "classifier_steps", "classifier_batch", "points", "quick_component_steps",
                      "quick_components"):  # fmt: skip
@@ -165,14 +174,20 @@ class AdaGANRecipe:
         )
         return for_budget(budget, quick, self)
 
+    def beta_at(self, t: int) -> float:
+        """The share of the mixture that component ``t`` (from 1) takes."""
+        return 1.0 if t == 1 else (1.0 / t if self.beta is None else self.beta)
+
 
 # Lesson 12's AdaGAN: the components are small GANs on the grid (z in 2 dimensions, G and D 3 x
 # 128, in units of the grid's spread, batch 128, Adam falling to 0 from 1e-3 for G and 3e-3 for
-# D): sharp, and each drops a few modes, the GANs AdaGAN was made for.
+# D): sharp, and each drops a few modes, the GANs AdaGAN was made for. Each new one takes a
+# constant quarter of the mixture (the README's screening against 1 / t).
 ADAGAN_GRID = AdaGANRecipe(
     component=replace(recipes.GAN_GRID_2D, name="adagan_component", g_hidden=128, g_layers=3,
                       d_hidden=128, d_layers=3, lr_d=3e-3),
     component_steps=8000,
+    beta=0.25,
 )  # fmt: skip
 
 
@@ -290,14 +305,15 @@ def boost(
     progress: Callable[[str], None] | None = None,
 ) -> Boosted:
     """AdaGAN (or, with ``bagging``, independent GANs on the data as it is) on ``target``:
-    ``recipe.components`` GANs added one by one with beta_t = 1 / t, the mixture's coverage
+    ``recipe.components`` GANs added one by one with beta_t (:meth:`AdaGANRecipe.beta_at`;
+    bagging: 1 / t, a uniform mixture), the mixture's coverage
     measured after each. Component t is built from seed ``seed + t``."""
     target = mixture(target) if isinstance(target, str) else target
     start = time.perf_counter()
     points = training_points(target, recipe.points, seed)
     mix, curve, used = GeneratorMixture([], []), [], []
     for t in range(1, recipe.components + 1):
-        beta = 1.0 / t
+        beta = 1.0 / t if bagging else recipe.beta_at(t)
         weights = None
         if t > 1 and not bagging:
             classifier = train_ratio_classifier(

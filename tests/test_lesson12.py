@@ -188,7 +188,27 @@ def test_adagan_reweights_the_data_for_its_second_component_and_bagging_does_not
     assert boosted.weights[0] is None and boosted.weights[1].shape == (500,)
     assert boosted.weights[1].sum() == pytest.approx(1)
     assert bagged.weights == [None, None]
-    np.testing.assert_allclose(boosted.mixture.weights, [0.5, 0.5])
+    np.testing.assert_allclose(boosted.mixture.weights, [0.75, 0.25])  # the recipe's beta
+
+
+def test_beta_is_one_over_t_without_a_constant_or_the_constant_given():
+    assert [replace(adagan.ADAGAN_GRID, beta=None).beta_at(t) for t in (1, 2, 4)] == [
+        1.0,
+        0.5,
+        0.25,
+    ]
+    constant = replace(adagan.ADAGAN_GRID, beta=0.2)
+    assert [constant.beta_at(t) for t in (1, 2, 4)] == [1.0, 0.2, 0.2]
+    with pytest.raises(ValueError, match="beta must lie in"):
+        replace(adagan.ADAGAN_GRID, beta=1.0)
+
+
+def test_a_constant_beta_shapes_adagans_mixture_but_not_baggings():
+    recipe = replace(tiny_recipe(), beta=0.2).at("quick")
+    boosted = adagan.boost(recipe, "grid", seed=0)
+    bagged = adagan.boost(recipe, "grid", seed=0, bagging=True)
+    np.testing.assert_allclose(boosted.mixture.weights, [0.8, 0.2])
+    np.testing.assert_allclose(bagged.mixture.weights, [0.5, 0.5])
 
 
 def test_the_adagan_benchmark_writes_both_curves(tmp_path, monkeypatch):
