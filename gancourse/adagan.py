@@ -15,10 +15,10 @@ able to generate:
    weight 0, the ones it misses (r_i near 0) the most;
 3. Q_t trains on minibatches drawn from the training points with probabilities w, and joins
    the mixture with weight beta_t: the authors' code offers 1 / t (a uniform mixture, its
-   default) or a constant. The lesson's recipe takes the constant 1/4, near the share of the
-   data one component misses: with beta_t = 1/2 (t = 2) the weights may give the missed modes
-   at most twice their share, and the new GAN must cover everything again; with beta near the
-   missed share they can give it nearly all the weight.
+   default) or a constant. The lesson's recipe takes the constant 1/4, at or below the share of
+   the data one component misses on the grid: with beta_t = 1/2 (t = 2) the weights may give
+   the missed modes at most twice their share, and the new GAN must cover everything again;
+   with beta at or below the missed share they can give them nearly all the weight.
 
 The baseline, "bagging", trains every component on the data as it is and mixes them uniformly.
 Every GAN and the classifier train on the course's one loop.
